@@ -1,0 +1,19 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace colony::apps {
+
+// Each `colony` subcommand registers itself on the parsed app. A command
+// ends by throwing CLI::RuntimeError(exit_code) when it must exit non-zero.
+
+/// `colony run CONFIG.toml [--set k=v ...] [--address-file F]`
+void add_run_command(CLI::App& app);
+
+/// `colony ping ADDR [--count N] [--json]`
+void add_ping_command(CLI::App& app);
+
+/// `colony bench transport [--json]`
+void add_bench_transport_command(CLI::App& bench);
+
+} // namespace colony::apps

@@ -1,0 +1,19 @@
+#include "apps/commands.hpp"
+
+#include <csignal>
+
+int main(int argc, char** argv) {
+  // A peer that vanishes mid-write must not kill the node.
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"colony: decentralized mixture-of-experts training over "
+               "unreliable peers"};
+  app.require_subcommand(1);
+  colony::apps::add_run_command(app);
+  colony::apps::add_ping_command(app);
+  auto* bench = app.add_subcommand(
+    "bench", "benchmarks; each prints one JSON line with its baseline");
+  bench->require_subcommand(1);
+  colony::apps::add_bench_transport_command(*bench);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

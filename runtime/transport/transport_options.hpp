@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace colony {
+
+/// Tunables of colony's transport. Defaults suit a swarm on the internet;
+/// tests shrink the timeouts. Each field is a key of the `[transport]` table
+/// of a node config.
+struct transport_options {
+  /// Largest frame accepted on the wire, checked against the segment table
+  /// before anything is allocated (bytes).
+  size_t max_frame_bytes = 4u << 20;
+  /// Largest request or response body, assembled from parts (bytes).
+  size_t max_message_bytes = 512u << 20;
+  /// Bodies larger than this travel as several parts of at most this size,
+  /// interleaved with other calls (bytes).
+  size_t part_bytes = 1u << 20;
+  /// Bytes handed to the socket but not yet written, per peer; further
+  /// frames wait in colony's queue (bytes).
+  size_t max_inflight_bytes = 8u << 20;
+  /// Interval between heartbeats on an idle connection.
+  std::chrono::milliseconds heartbeat_interval{1000};
+  /// A peer that sends nothing for this long is disconnected and its
+  /// pending calls fail.
+  std::chrono::milliseconds peer_timeout{10000};
+  /// Deadline of an outgoing TCP connect.
+  std::chrono::milliseconds connect_timeout{5000};
+  /// Deadline of the identity handshake once connected.
+  std::chrono::milliseconds handshake_timeout{5000};
+  /// Deadline of a call whose caller names none.
+  std::chrono::milliseconds default_call_timeout{30000};
+};
+
+} // namespace colony
