@@ -16,4 +16,7 @@ void add_ping_command(CLI::App& app);
 /// `colony bench transport [--json]`
 void add_bench_transport_command(CLI::App& bench);
 
+/// `colony bench compression [--numel N] [--repeats R] [--json]`
+void add_bench_compression_command(CLI::App& bench);
+
 } // namespace colony::apps

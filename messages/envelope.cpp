@@ -5,15 +5,14 @@
 namespace colony {
 
 envelope::envelope(std::vector<char> bytes)
-  : buffer_(std::make_shared<const std::vector<char>>(std::move(bytes))),
-    offset_(0),
-    size_(buffer_->size()) {
+    : buffer_(std::make_shared<const std::vector<char>>(std::move(bytes))),
+      offset_(0), size_(buffer_->size()) {
   // nop
 }
 
 envelope::envelope(std::shared_ptr<const std::vector<char>> buffer,
                    size_t offset, size_t size)
-  : buffer_(std::move(buffer)), offset_(offset), size_(size) {
+    : buffer_(std::move(buffer)), offset_(offset), size_(size) {
   // nop
 }
 

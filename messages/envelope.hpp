@@ -13,14 +13,15 @@
 namespace colony {
 
 /// A Cap'n Proto message in flat-array form (segment table, then segments,
-/// as `capnp::FlatArrayMessageReader` reads it) carried inside a CAF message. The bytes live in a shared, immutable buffer, so an envelope
-/// can point into a received frame without copying it; a tensor decoded from
-/// it keeps that buffer alive.
+/// as `capnp::FlatArrayMessageReader` reads it) carried inside a CAF message.
+/// The bytes live in a shared, immutable buffer, so an envelope can point into
+/// a received frame without copying it; a tensor decoded from it keeps that
+/// buffer alive.
 ///
 /// colony owns the wire, so CAF never serializes an envelope: it only passes
 /// it between actors of one process by reference.
 class envelope {
-public:
+ public:
   envelope() = default;
 
   /// Takes ownership of a whole buffer.
@@ -46,7 +47,7 @@ public:
     return buffer_;
   }
 
-private:
+ private:
   std::shared_ptr<const std::vector<char>> buffer_;
   size_t offset_ = 0;
   size_t size_ = 0;

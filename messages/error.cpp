@@ -6,22 +6,38 @@ namespace colony {
 
 const char* to_string(errc code) noexcept {
   switch (code) {
-    case errc::unknown_dtype: return "unknown_dtype";
-    case errc::bad_shape: return "bad_shape";
-    case errc::too_large: return "too_large";
-    case errc::malformed: return "malformed";
-    case errc::unsupported_codec: return "unsupported_codec";
-    case errc::unknown_service: return "unknown_service";
-    case errc::timeout: return "timeout";
-    case errc::cancelled: return "cancelled";
-    case errc::disconnected: return "disconnected";
-    case errc::handshake_failed: return "handshake_failed";
-    case errc::remote_error: return "remote_error";
-    case errc::bad_config: return "bad_config";
-    case errc::io_error: return "io_error";
-    case errc::unreachable: return "unreachable";
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::overloaded: return "overloaded";
+  case errc::unknown_dtype:
+    return "unknown_dtype";
+  case errc::bad_shape:
+    return "bad_shape";
+  case errc::too_large:
+    return "too_large";
+  case errc::malformed:
+    return "malformed";
+  case errc::unsupported_codec:
+    return "unsupported_codec";
+  case errc::unknown_service:
+    return "unknown_service";
+  case errc::timeout:
+    return "timeout";
+  case errc::cancelled:
+    return "cancelled";
+  case errc::disconnected:
+    return "disconnected";
+  case errc::handshake_failed:
+    return "handshake_failed";
+  case errc::remote_error:
+    return "remote_error";
+  case errc::bad_config:
+    return "bad_config";
+  case errc::io_error:
+    return "io_error";
+  case errc::unreachable:
+    return "unreachable";
+  case errc::invalid_argument:
+    return "invalid_argument";
+  case errc::overloaded:
+    return "overloaded";
   }
   return "unknown_error";
 }
@@ -32,8 +48,15 @@ caf::error make_error(errc code, std::string what) {
 }
 
 bool is_error(const caf::error& err, errc code) noexcept {
-  return err.category() == colony_error_category
-         && err.code() == static_cast<uint8_t>(code);
+  return err.category() == colony_error_category &&
+         err.code() == static_cast<uint8_t>(code);
+}
+
+std::string error_reason(const caf::error& err) {
+  if (err.category() == colony_error_category &&
+      err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return describe(err);
 }
 
 std::string describe(const caf::error& err) {

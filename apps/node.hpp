@@ -1,0 +1,63 @@
+#pragma once
+
+#include "runtime/identity.hpp"
+#include "runtime/node_config.hpp"
+#include "runtime/transport/transport.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+#include <memory>
+#include <string>
+
+namespace spdlog {
+class logger;
+}
+
+namespace colony {
+
+/// A running node: one CAF actor system with the io middleman, the node's
+/// identity, logger and transport, plus the actors its config asks for.
+/// Destroying it stops every actor and waits for them.
+class node {
+ public:
+  /// Starts a node from `config`. Errors: identity file, listen address.
+  static caf::expected<std::unique_ptr<node>> start(const node_config& config);
+
+  ~node();
+
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  [[nodiscard]] caf::actor_system& system() noexcept { return *system_; }
+  [[nodiscard]] const caf::actor& transport() const noexcept {
+    return transport_.actor;
+  }
+  /// "HOST:PORT" the node accepts connections on (empty in client mode).
+  [[nodiscard]] const std::string& address() const noexcept {
+    return transport_.address;
+  }
+  [[nodiscard]] const identity& me() const noexcept { return *me_; }
+  [[nodiscard]] spdlog::logger& log() const noexcept { return *log_; }
+  [[nodiscard]] const node_config& config() const noexcept { return config_; }
+
+  /// Pings every initial peer once and logs who answered. Returns how many.
+  size_t greet_initial_peers();
+
+ private:
+  node() = default;
+
+  node_config config_;
+  std::unique_ptr<caf::actor_system_config> system_config_;
+  std::unique_ptr<caf::actor_system> system_;
+  std::shared_ptr<const identity> me_;
+  std::shared_ptr<spdlog::logger> log_;
+  transport_handle transport_;
+};
+
+/// Threads of CAF's scheduler: few, so they leave the cores to LibTorch's
+/// compute threads (see DESIGN.md, section 6).
+constexpr size_t scheduler_threads = 2;
+
+} // namespace colony

@@ -1,0 +1,12 @@
+#pragma once
+
+namespace colony::apps {
+
+/// Blocks SIGINT and SIGTERM in the calling thread and every thread it
+/// starts later, so that `wait_for_shutdown_signal` receives them.
+void block_shutdown_signals();
+
+/// Waits until SIGINT or SIGTERM arrives; returns its number.
+int wait_for_shutdown_signal();
+
+} // namespace colony::apps

@@ -1,0 +1,955 @@
+#include "runtime/transport/transport.hpp"
+
+#include "messages/error.hpp"
+#include "messages/wire.capnp.h"
+#include "runtime/peer_address.hpp"
+#include "runtime/ping_service.hpp"
+#include "runtime/transport/connector.hpp"
+#include "runtime/transport/frame_reader.hpp"
+#include "runtime/transport/frame_writer.hpp"
+#include "runtime/transport/handshake.hpp"
+#include "runtime/transport/outbound_queue.hpp"
+#include "runtime/transport/transport_atoms.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/io/network/default_multiplexer.hpp>
+
+#include <capnp/orphan.h>
+#include <kj/exception.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace colony {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using caf::io::connection_handle;
+
+/// Back-off after failed connects: base doubles per failure up to the cap.
+constexpr std::chrono::milliseconds connect_backoff_base{250};
+constexpr std::chrono::milliseconds connect_backoff_cap{30000};
+/// Heartbeat/timeout checks run this often at most.
+constexpr std::chrono::milliseconds min_tick{20};
+
+wire::ErrorCode to_wire(const caf::error& err) {
+  if (err.category() == colony_error_category) {
+    auto code = err.code();
+    if (code >= 1 && code <= static_cast<uint8_t>(errc::overloaded))
+      return static_cast<wire::ErrorCode>(code);
+  }
+  if (err == caf::sec::request_timeout)
+    return wire::ErrorCode::TIMEOUT;
+  return wire::ErrorCode::REMOTE_ERROR;
+}
+
+errc from_wire(wire::ErrorCode code) {
+  auto x = static_cast<uint16_t>(code);
+  if (x >= 1 && x <= static_cast<uint8_t>(errc::overloaded))
+    return static_cast<errc>(x);
+  return errc::remote_error;
+}
+
+/// A body being assembled from parts.
+struct assembly {
+  std::vector<char> bytes;
+  size_t total = 0;
+  std::string service;     // requests only
+  uint32_t timeout_ms = 0; // requests only
+};
+
+struct connection {
+  connection_handle hdl;
+  bool outbound = false;
+  std::string address_key; ///< "HOST:PORT" known to reach this peer
+  std::string remote_host;
+  std::unique_ptr<handshake> hs;
+  bool established = false;
+  frame_reader reader;
+  outbound_queue out;
+  size_t inflight = 0; ///< bytes handed to CAF, not yet written
+  clock_type::time_point opened;
+  clock_type::time_point last_received;
+  clock_type::time_point last_sent;
+  std::unordered_map<uint64_t, assembly> requests_in;
+  std::unordered_map<uint64_t, assembly> responses_in;
+  size_t assembling_bytes = 0;
+  std::vector<uint64_t> waiting_calls;   ///< ours, until established
+  std::unordered_set<uint64_t> my_calls; ///< ours, sent on this connection
+  std::unordered_set<uint64_t> serving;  ///< theirs, being served here
+
+  connection(const transport_options& opts)
+      : reader(opts.max_frame_bytes), out(opts.part_bytes) {
+    // nop
+  }
+
+  std::string who() const {
+    auto id = hs && hs->hello_received() ? hs->remote().short_id() : "?";
+    return id + "@" + (address_key.empty() ? remote_host : address_key);
+  }
+};
+
+struct pending_call {
+  std::string address;
+  std::string service;
+  envelope body; ///< released once queued on a connection
+  std::chrono::milliseconds timeout;
+  caf::response_promise promise; ///< call_atom
+  caf::actor notify;             ///< start_call_atom
+  std::optional<connection_handle> hdl;
+  bool sent = false;
+};
+
+struct backoff_entry {
+  int failures = 0;
+  clock_type::time_point until;
+};
+
+class transport_impl;
+
+struct transport_state {
+  std::shared_ptr<transport_impl> impl; ///< logic; the handlers call into it
+  transport_config cfg;
+  std::string address;
+  caf::actor echo;
+  uint64_t next_call_id = 1;
+  std::unordered_map<connection_handle, std::unique_ptr<connection>> conns;
+  std::unordered_map<peer_id, connection_handle> by_peer;
+  std::unordered_map<std::string, connection_handle> by_address;
+  std::unordered_map<std::string, std::vector<uint64_t>> connecting;
+  std::unordered_map<std::string, std::optional<peer_id>> dial_expect;
+  std::unordered_map<std::string, backoff_entry> backoff;
+  std::unordered_map<uint64_t, pending_call> calls;
+  std::unordered_map<std::string, caf::actor> services;
+
+  static inline const char* name = "colony.transport";
+};
+
+using transport_actor_type =
+    caf::stateful_actor<transport_state, caf::io::broker>;
+
+class transport_impl {
+ public:
+  explicit transport_impl(transport_actor_type* self) : self_(self) {}
+
+  transport_state& st() { return self_->state; }
+  spdlog::logger& log() { return *st().cfg.log; }
+  const transport_options& opts() { return st().cfg.options; }
+
+  connection* find(connection_handle hdl) {
+    auto i = st().conns.find(hdl);
+    return i == st().conns.end() ? nullptr : i->second.get();
+  }
+
+  // -- writing ---------------------------------------------------------------
+
+  void send_frame(connection& c, capnp::MessageBuilder& msg) {
+    auto n = write_frame(
+        msg, [&](const void* p, size_t len) { self_->write(c.hdl, len, p); });
+    c.inflight += n;
+    c.last_sent = clock_type::now();
+    self_->flush(c.hdl);
+  }
+
+  void send_error(connection& c, std::optional<uint64_t> call_id,
+                  const caf::error& err) {
+    capnp::MallocMessageBuilder msg;
+    auto e = msg.initRoot<wire::Frame>().initError();
+    if (call_id) {
+      e.setCallId(*call_id);
+      e.setHasCallId(true);
+    }
+    e.setCode(to_wire(err));
+    e.setMessage(error_reason(err));
+    send_frame(c, msg);
+  }
+
+  /// Writes queued parts while the peer's window has room.
+  void pump(connection& c) {
+    if (!c.established)
+      return;
+    bool wrote = false;
+    while (c.inflight < opts().max_inflight_bytes && !c.out.empty()) {
+      c.out.write_next([&](const outbound_message& m, size_t offset,
+                           size_t length) {
+        capnp::MallocMessageBuilder msg;
+        auto frame = msg.initRoot<wire::Frame>();
+        auto orphanage = msg.getOrphanage();
+        auto* src = reinterpret_cast<const kj::byte*>(m.body.data()) + offset;
+        // Whole words can be referenced in place (one copy, into the socket
+        // buffer); an odd tail is copied into the frame instead.
+        auto make_data = [&] {
+          kj::ArrayPtr<const kj::byte> bytes(src, length);
+          if (length % 8 == 0 &&
+              reinterpret_cast<uintptr_t>(src) % alignof(capnp::word) == 0)
+            return orphanage.referenceExternalData(bytes);
+          return orphanage.newOrphanCopy(capnp::Data::Reader(bytes));
+        };
+        if (offset == 0 && !m.is_response) {
+          auto req = frame.initRequest();
+          req.setCallId(m.call_id);
+          req.setService(m.service);
+          req.setTimeoutMs(m.timeout_ms);
+          req.setTotalBytes(m.body.size());
+          req.adoptBody(make_data());
+        } else if (offset == 0) {
+          auto resp = frame.initResponse();
+          resp.setCallId(m.call_id);
+          resp.setTotalBytes(m.body.size());
+          resp.adoptBody(make_data());
+        } else {
+          auto part = frame.initPart();
+          part.setCallId(m.call_id);
+          part.setIsResponse(m.is_response);
+          part.adoptData(make_data());
+        }
+        c.inflight += write_frame(msg, [&](const void* p, size_t len) {
+          self_->write(c.hdl, len, p);
+        });
+      });
+      wrote = true;
+    }
+    if (wrote) {
+      c.last_sent = clock_type::now();
+      self_->flush(c.hdl);
+    }
+  }
+
+  // -- connection lifecycle
+  // ----------------------------------------------------
+
+  connection& open(connection_handle hdl, bool outbound, std::string key) {
+    auto ptr = std::make_unique<connection>(opts());
+    auto& c = *ptr;
+    c.hdl = hdl;
+    c.outbound = outbound;
+    c.address_key = std::move(key);
+    c.remote_host = self_->remote_addr(hdl);
+    c.opened = c.last_received = c.last_sent = clock_type::now();
+    std::optional<peer_id> expected;
+    if (outbound) {
+      auto i = st().dial_expect.find(c.address_key);
+      if (i != st().dial_expect.end())
+        expected = i->second;
+    }
+    c.hs = std::make_unique<handshake>(*st().cfg.me, st().cfg.swarm_id,
+                                       listen_port(), std::move(expected));
+    st().conns.emplace(hdl, std::move(ptr));
+    self_->ack_writes(hdl, true);
+    self_->configure_read(
+        hdl, caf::io::receive_policy::exactly(c.reader.next_read_size()));
+    capnp::MallocMessageBuilder msg;
+    c.hs->write_hello(msg.initRoot<wire::Frame>().initHello());
+    send_frame(c, msg);
+    return c;
+  }
+
+  uint16_t listen_port() const {
+    auto& a = self_->state.address;
+    auto pos = a.rfind(':');
+    return pos == std::string::npos
+               ? 0
+               : static_cast<uint16_t>(std::stoi(a.substr(pos + 1)));
+  }
+
+  void on_established(connection& c) {
+    c.established = true;
+    auto& id = c.hs->remote();
+    if (st().by_peer.count(id) == 0)
+      st().by_peer.emplace(id, c.hdl);
+    if (!c.outbound && c.hs->remote_listen_port() != 0) {
+      c.address_key = peer_address{
+          c.remote_host,
+          c.hs->remote_listen_port(),
+          {}}.to_string();
+      st().by_address.emplace(c.address_key, c.hdl);
+    }
+    st().backoff.erase(c.address_key);
+    log().debug("connected to {} ({})", id.to_string(), c.who());
+    auto waiting = std::move(c.waiting_calls);
+    for (auto id : waiting)
+      send_request(c, id);
+  }
+
+  /// Closes `hdl` (if `close_socket`) and fails everything pending on it.
+  void drop(connection_handle hdl, const std::string& reason,
+            bool close_socket) {
+    auto i = st().conns.find(hdl);
+    if (i == st().conns.end())
+      return;
+    auto ptr = std::move(i->second);
+    st().conns.erase(i);
+    auto& c = *ptr;
+    if (close_socket)
+      self_->close(hdl);
+    if (c.established)
+      log().debug("connection {} closed: {}", c.who(), reason);
+    for (auto it = st().by_address.begin(); it != st().by_address.end();)
+      it = it->second == hdl ? st().by_address.erase(it) : std::next(it);
+    if (c.hs->hello_received()) {
+      auto j = st().by_peer.find(c.hs->remote());
+      if (j != st().by_peer.end() && j->second == hdl) {
+        st().by_peer.erase(j);
+        // Another connection to the same peer takes over, if there is one.
+        for (auto& [h, other] : st().conns)
+          if (other->established && other->hs->remote() == c.hs->remote()) {
+            st().by_peer.emplace(other->hs->remote(), h);
+            break;
+          }
+      }
+    }
+    auto err = make_error(errc::disconnected,
+                          "connection to " + c.who() + " lost: " + reason);
+    for (auto id : c.waiting_calls)
+      finish(id, err);
+    for (auto id : std::vector<uint64_t>(c.my_calls.begin(), c.my_calls.end()))
+      finish(id, err);
+  }
+
+  /// Sends a goodbye with the reason, then closes.
+  void reject(connection& c, const std::string& reason) {
+    log().warn("closing connection {}: {}", c.who(), reason);
+    capnp::MallocMessageBuilder msg;
+    msg.initRoot<wire::Frame>().initGoodbye().setReason(reason);
+    send_frame(c, msg);
+    drop(c.hdl, reason, true);
+  }
+
+  // -- reading ---------------------------------------------------------------
+
+  void on_data(caf::io::new_data_msg& msg) {
+    auto* c = find(msg.handle);
+    if (!c)
+      return;
+    c->last_received = clock_type::now();
+    auto res = c->reader.consume(msg.buf);
+    if (!res) {
+      send_error(*c, std::nullopt, res.error());
+      reject(*c, "broken framing: " + describe(res.error()));
+      return;
+    }
+    auto hdl = c->hdl;
+    if (*res)
+      on_frame(*c, std::move(**res));
+    if (auto* still = find(hdl))
+      self_->configure_read(hdl, caf::io::receive_policy::exactly(
+                                     still->reader.next_read_size()));
+  }
+
+  void on_frame(connection& c, received_frame frame) {
+    try {
+      capnp::SegmentArrayMessageReader reader(
+          kj::arrayPtr(frame.segments.data(), frame.segments.size()),
+          reader_limits{}.options());
+      auto root = reader.getRoot<wire::Frame>();
+      if (!c.established)
+        on_handshake_frame(c, root);
+      else
+        on_call_frame(c, root, frame);
+    } catch (const kj::Exception& ex) {
+      auto err =
+          make_error(errc::malformed, std::string("undecodable frame: ") +
+                                          ex.getDescription().cStr());
+      send_error(c, std::nullopt, err);
+      reject(c, describe(err));
+    }
+  }
+
+  void on_handshake_frame(connection& c, wire::Frame::Reader root) {
+    switch (root.which()) {
+    case wire::Frame::HELLO: {
+      if (auto err = c.hs->read_hello(root.getHello())) {
+        send_error(c, std::nullopt, err);
+        reject(c, "handshake: " + describe(err));
+        return;
+      }
+      capnp::MallocMessageBuilder msg;
+      c.hs->write_proof(msg.initRoot<wire::Frame>().initProof());
+      send_frame(c, msg);
+      return;
+    }
+    case wire::Frame::PROOF:
+      if (auto err = c.hs->read_proof(root.getProof())) {
+        send_error(c, std::nullopt, err);
+        reject(c, "handshake: " + describe(err));
+        return;
+      }
+      on_established(c);
+      return;
+    case wire::Frame::GOODBYE:
+      log().warn("peer {} refused the connection: {}", c.who(),
+                 root.getGoodbye().getReason().cStr());
+      drop(c.hdl,
+           std::string("refused by peer: ") +
+               root.getGoodbye().getReason().cStr(),
+           true);
+      return;
+    case wire::Frame::ERROR:
+      // The reason follows in a goodbye; nothing to do yet.
+      return;
+    default:
+      reject(c, "frame before the handshake completed");
+    }
+  }
+
+  envelope slice(const received_frame& frame, capnp::Data::Reader data) {
+    auto offset =
+        reinterpret_cast<const char*>(data.begin()) - frame.buffer->data();
+    return envelope{frame.buffer, static_cast<size_t>(offset), data.size()};
+  }
+
+  /// Starts or finishes an assembly. Returns the complete body, if any.
+  std::optional<envelope>
+  begin_body(connection& c, std::unordered_map<uint64_t, assembly>& in,
+             uint64_t id, uint64_t total, const received_frame& frame,
+             capnp::Data::Reader first, assembly meta, caf::error& err) {
+    if (total > opts().max_message_bytes) {
+      err = make_error(errc::too_large,
+                       "body of " + std::to_string(total) +
+                           " bytes exceeds max_message_bytes " +
+                           std::to_string(opts().max_message_bytes));
+      return std::nullopt;
+    }
+    if (first.size() > total) {
+      err = make_error(errc::malformed, "first part larger than total");
+      return std::nullopt;
+    }
+    if (first.size() == total)
+      return slice(frame, first);
+    // Bounds what peers may make us hold while bodies are incomplete.
+    if (c.assembling_bytes + total > 2 * opts().max_message_bytes) {
+      err = make_error(errc::overloaded, "too many incomplete bodies");
+      return std::nullopt;
+    }
+    if (in.count(id) > 0) {
+      err = make_error(errc::malformed, "duplicate call id");
+      return std::nullopt;
+    }
+    meta.total = total;
+    // Reserve only what the sender has shown; growth follows real bytes.
+    meta.bytes.reserve(std::min<uint64_t>(total, 4 * opts().part_bytes));
+    meta.bytes.insert(meta.bytes.end(), first.begin(), first.end());
+    c.assembling_bytes += total;
+    in.emplace(id, std::move(meta));
+    return std::nullopt;
+  }
+
+  void on_call_frame(connection& c, wire::Frame::Reader root,
+                     const received_frame& frame) {
+    switch (root.which()) {
+    case wire::Frame::REQUEST: {
+      auto req = root.getRequest();
+      auto id = req.getCallId();
+      caf::error err;
+      assembly meta;
+      meta.service = req.getService();
+      meta.timeout_ms = req.getTimeoutMs();
+      auto body = begin_body(c, c.requests_in, id, req.getTotalBytes(), frame,
+                             req.getBody(), meta, err);
+      if (err) {
+        log().warn("refused call {} from {}: {}", id, c.who(), describe(err));
+        send_error(c, id, err);
+      } else if (body) {
+        serve(c, id, meta.service, meta.timeout_ms, std::move(*body));
+      }
+      return;
+    }
+    case wire::Frame::RESPONSE: {
+      auto resp = root.getResponse();
+      auto id = resp.getCallId();
+      if (c.my_calls.count(id) == 0)
+        return; // answer to a call that timed out or was cancelled
+      caf::error err;
+      auto body = begin_body(c, c.responses_in, id, resp.getTotalBytes(), frame,
+                             resp.getBody(), {}, err);
+      if (err)
+        finish(id, err);
+      else if (body)
+        finish(id, std::move(*body));
+      return;
+    }
+    case wire::Frame::PART: {
+      auto part = root.getPart();
+      auto id = part.getCallId();
+      auto& in = part.getIsResponse() ? c.responses_in : c.requests_in;
+      auto i = in.find(id);
+      if (i == in.end())
+        return; // body of a refused or cancelled call
+      auto& a = i->second;
+      auto data = part.getData();
+      if (a.bytes.size() + data.size() > a.total) {
+        c.assembling_bytes -= a.total;
+        in.erase(i);
+        auto err = make_error(errc::malformed, "parts exceed the total size");
+        if (part.getIsResponse())
+          finish(id, err);
+        else
+          send_error(c, id, err);
+        return;
+      }
+      a.bytes.insert(a.bytes.end(), data.begin(), data.end());
+      if (a.bytes.size() < a.total)
+        return;
+      auto done = std::move(a);
+      c.assembling_bytes -= done.total;
+      in.erase(i);
+      envelope body{std::move(done.bytes)};
+      if (part.getIsResponse())
+        finish(id, std::move(body));
+      else
+        serve(c, id, done.service, done.timeout_ms, std::move(body));
+      return;
+    }
+    case wire::Frame::ERROR: {
+      auto e = root.getError();
+      auto err = make_error(from_wire(e.getCode()), e.getMessage());
+      if (e.getHasCallId()) {
+        if (c.my_calls.count(e.getCallId()) > 0)
+          finish(e.getCallId(), err);
+      } else {
+        log().warn("peer {} reports: {}", c.who(), describe(err));
+      }
+      return;
+    }
+    case wire::Frame::CANCEL: {
+      auto id = root.getCancel().getCallId();
+      c.serving.erase(id);
+      c.out.drop(id, true);
+      auto i = c.requests_in.find(id);
+      if (i != c.requests_in.end()) {
+        c.assembling_bytes -= i->second.total;
+        c.requests_in.erase(i);
+      }
+      return;
+    }
+    case wire::Frame::HEARTBEAT: {
+      auto hb = root.getHeartbeat();
+      if (!hb.getIsReply()) {
+        capnp::MallocMessageBuilder msg;
+        auto reply = msg.initRoot<wire::Frame>().initHeartbeat();
+        reply.setSentAtNs(hb.getSentAtNs());
+        reply.setIsReply(true);
+        send_frame(c, msg);
+      }
+      return;
+    }
+    case wire::Frame::GOODBYE:
+      drop(c.hdl,
+           std::string("peer said goodbye: ") +
+               root.getGoodbye().getReason().cStr(),
+           true);
+      return;
+    default:
+      reject(c, "unexpected frame after the handshake");
+    }
+  }
+
+  // -- serving ---------------------------------------------------------------
+
+  caf::actor lookup_service(const std::string& name) {
+    auto i = st().services.find(name);
+    if (i != st().services.end())
+      return i->second;
+    // Longest registered prefix ("expert/") that names a family of services.
+    caf::actor best;
+    size_t best_len = 0;
+    for (auto& [key, handler] : st().services)
+      if (!key.empty() && key.back() == '/' && key.size() > best_len &&
+          name.compare(0, key.size(), key) == 0) {
+        best = handler;
+        best_len = key.size();
+      }
+    return best;
+  }
+
+  void serve(connection& c, uint64_t id, const std::string& service,
+             uint32_t timeout_ms, envelope body) {
+    if (service == "ping") {
+      auto reply = answer_ping(body, st().cfg.me->peer_id().to_string());
+      if (reply) {
+        c.out.push(outbound_message{true, id, {}, 0, std::move(*reply), 0});
+        pump(c);
+      } else {
+        send_error(c, id, reply.error());
+      }
+      return;
+    }
+    auto handler = lookup_service(service);
+    if (!handler) {
+      auto err = make_error(errc::unknown_service,
+                            "no service '" + service + "' on this node");
+      log().info("call {} from {}: {}", id, c.who(), describe(err));
+      send_error(c, id, err);
+      return;
+    }
+    c.serving.insert(id);
+    auto timeout = timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms)
+                                  : opts().default_call_timeout;
+    auto hdl = c.hdl;
+    self_
+        ->request(handler, timeout, serve_atom::value, service,
+                  c.hs->remote().to_string(), std::move(body))
+        .then(
+            [this, hdl, id](envelope& reply) {
+              auto* c = find(hdl);
+              if (!c || c->serving.erase(id) == 0)
+                return; // caller left or cancelled
+              c->out.push(
+                  outbound_message{true, id, {}, 0, std::move(reply), 0});
+              pump(*c);
+            },
+            [this, hdl, id, service](caf::error& err) {
+              auto* c = find(hdl);
+              if (!c || c->serving.erase(id) == 0)
+                return;
+              log().debug("service {} failed call {} from {}: {}", service, id,
+                          c->who(), describe(err));
+              send_error(*c, id, err);
+            });
+  }
+
+  // -- calling ---------------------------------------------------------------
+
+  uint64_t start_call(std::string address, std::string service, envelope body,
+                      caf::timespan timeout, caf::response_promise promise,
+                      caf::actor notify) {
+    auto id = st().next_call_id++;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+    if (ms.count() <= 0)
+      ms = opts().default_call_timeout;
+    auto& call = st().calls[id];
+    call.address = std::move(address);
+    call.service = std::move(service);
+    call.body = std::move(body);
+    call.timeout = ms;
+    call.promise = std::move(promise);
+    call.notify = std::move(notify);
+    self_->delayed_send(self_, ms, call_timeout_atom::value, id);
+    route(id);
+    return id;
+  }
+
+  void route(uint64_t id) {
+    auto& call = st().calls[id];
+    auto addr = peer_address::parse(call.address);
+    if (!addr) {
+      finish(id, make_error(errc::invalid_argument,
+                            "bad address '" + call.address +
+                                "': " + error_reason(addr.error())));
+      return;
+    }
+    if (addr->id) {
+      auto i = st().by_peer.find(*addr->id);
+      if (i != st().by_peer.end()) {
+        attach(id, i->second);
+        return;
+      }
+    }
+    auto key = addr->to_string();
+    if (auto i = st().by_address.find(key); i != st().by_address.end()) {
+      attach(id, i->second);
+      return;
+    }
+    if (auto i = st().connecting.find(key); i != st().connecting.end()) {
+      i->second.push_back(id);
+      return;
+    }
+    auto now = clock_type::now();
+    if (auto i = st().backoff.find(key);
+        i != st().backoff.end() && i->second.until > now) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          i->second.until - now);
+      finish(id, make_error(errc::unreachable,
+                            key + " unreachable after " +
+                                std::to_string(i->second.failures) +
+                                " failed connects; next try in " +
+                                std::to_string(left.count()) + " ms"));
+      return;
+    }
+    st().connecting[key].push_back(id);
+    st().dial_expect[key] = addr->id;
+    // Connect off the I/O loop; the socket comes back as a message.
+    auto host = addr->host;
+    auto port = addr->port;
+    auto timeout = opts().connect_timeout;
+    caf::actor me = caf::actor_cast<caf::actor>(self_);
+    std::thread([me, key, host, port, timeout] {
+      auto fd = connect_with_deadline(host, port, timeout);
+      if (fd)
+        caf::anon_send(me, connected_atom::value, key, *fd);
+      else
+        caf::anon_send(me, connected_atom::value, key, fd.error());
+    }).detach();
+  }
+
+  void attach(uint64_t id, connection_handle hdl) {
+    auto* c = find(hdl);
+    auto& call = st().calls[id];
+    call.hdl = hdl;
+    if (c->established)
+      send_request(*c, id);
+    else
+      c->waiting_calls.push_back(id);
+  }
+
+  void send_request(connection& c, uint64_t id) {
+    auto i = st().calls.find(id);
+    if (i == st().calls.end())
+      return;
+    auto& call = i->second;
+    call.hdl = c.hdl;
+    call.sent = true;
+    c.my_calls.insert(id);
+    c.out.push(outbound_message{false, id, call.service,
+                                static_cast<uint32_t>(call.timeout.count()),
+                                std::move(call.body), 0});
+    pump(c);
+  }
+
+  void on_connected(const std::string& key, int fd) {
+    auto waiting = std::move(st().connecting[key]);
+    st().connecting.erase(key);
+    auto hdl = self_->add_scribe(fd);
+    auto& c = open(hdl, true, key);
+    st().by_address.emplace(key, hdl);
+    c.waiting_calls = std::move(waiting);
+    for (auto id : c.waiting_calls)
+      if (auto i = st().calls.find(id); i != st().calls.end())
+        i->second.hdl = hdl;
+  }
+
+  void on_connect_failed(const std::string& key, const caf::error& err) {
+    auto waiting = std::move(st().connecting[key]);
+    st().connecting.erase(key);
+    auto& b = st().backoff[key];
+    b.failures++;
+    auto delay = connect_backoff_base * (1 << std::min(b.failures - 1, 16));
+    b.until = clock_type::now() +
+              std::min<std::chrono::milliseconds>(delay, connect_backoff_cap);
+    log().debug("cannot connect to {}: {}", key, describe(err));
+    for (auto id : waiting)
+      finish(id, err);
+  }
+
+  /// Ends call `id` with `result` and tells its caller.
+  void finish(uint64_t id, caf::expected<envelope> result) {
+    auto i = st().calls.find(id);
+    if (i == st().calls.end())
+      return;
+    auto call = std::move(i->second);
+    st().calls.erase(i);
+    if (call.hdl)
+      if (auto* c = find(*call.hdl)) {
+        c->my_calls.erase(id);
+        c->out.drop(id, false);
+        auto r = c->responses_in.find(id);
+        if (r != c->responses_in.end()) {
+          c->assembling_bytes -= r->second.total;
+          c->responses_in.erase(r);
+        }
+        auto w =
+            std::find(c->waiting_calls.begin(), c->waiting_calls.end(), id);
+        if (w != c->waiting_calls.end())
+          c->waiting_calls.erase(w);
+      }
+    if (call.notify) {
+      if (result)
+        self_->send(call.notify, call_result_atom::value, id,
+                    std::move(*result));
+      else
+        self_->send(call.notify, call_result_atom::value, id, result.error());
+    } else if (call.promise.pending()) {
+      if (result)
+        call.promise.deliver(std::move(*result));
+      else
+        call.promise.deliver(result.error());
+    }
+  }
+
+  /// Withdraws call `id`: tells the server, then fails it with `err`.
+  void withdraw(uint64_t id, caf::error err) {
+    auto i = st().calls.find(id);
+    if (i == st().calls.end())
+      return;
+    if (i->second.sent && i->second.hdl)
+      if (auto* c = find(*i->second.hdl)) {
+        capnp::MallocMessageBuilder msg;
+        msg.initRoot<wire::Frame>().initCancel().setCallId(id);
+        send_frame(*c, msg);
+      }
+    finish(id, std::move(err));
+  }
+
+  // -- timers ----------------------------------------------------------------
+
+  void on_tick() {
+    auto now = clock_type::now();
+    std::vector<std::pair<connection_handle, std::string>> doomed;
+    for (auto& [hdl, c] : st().conns) {
+      if (!c->established) {
+        if (now - c->opened > opts().handshake_timeout)
+          doomed.emplace_back(hdl, "handshake timed out");
+        continue;
+      }
+      auto silent = now - c->last_received;
+      if (silent > opts().peer_timeout) {
+        doomed.emplace_back(
+            hdl, "silent for " +
+                     std::to_string(
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                             silent)
+                             .count()) +
+                     " ms");
+        continue;
+      }
+      if (now - c->last_sent >= opts().heartbeat_interval) {
+        capnp::MallocMessageBuilder msg;
+        auto hb = msg.initRoot<wire::Frame>().initHeartbeat();
+        hb.setSentAtNs(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(
+                now.time_since_epoch())
+                .count()));
+        send_frame(*c, msg);
+      }
+    }
+    for (auto& [hdl, why] : doomed) {
+      if (auto* c = find(hdl))
+        log().info("dropping {}: {}", c->who(), why);
+      drop(hdl, why, true);
+    }
+  }
+
+  caf::behavior make_behavior() {
+    auto tick = std::max(min_tick, opts().heartbeat_interval / 4);
+    self_->delayed_send(self_, tick, tick_atom::value);
+    return {
+        [this](const caf::io::new_connection_msg& msg) {
+          open(msg.handle, false, {});
+        },
+        [this](caf::io::new_data_msg& msg) { on_data(msg); },
+        [this](const caf::io::data_transferred_msg& msg) {
+          if (auto* c = find(msg.handle)) {
+            c->inflight = msg.remaining;
+            pump(*c);
+          }
+        },
+        [this](const caf::io::connection_closed_msg& msg) {
+          drop(msg.handle, "closed by peer", false);
+        },
+        [this](const caf::io::acceptor_closed_msg&) {
+          log().warn("listener closed");
+        },
+        [this, tick](tick_atom) {
+          on_tick();
+          self_->delayed_send(self_, tick, tick_atom::value);
+        },
+        [this](connected_atom, const std::string& key, int fd) {
+          on_connected(key, fd);
+        },
+        [this](connected_atom, const std::string& key, const caf::error& err) {
+          on_connect_failed(key, err);
+        },
+        [this](call_timeout_atom, uint64_t id) {
+          auto i = st().calls.find(id);
+          if (i == st().calls.end())
+            return;
+          auto& call = i->second;
+          withdraw(id, make_error(errc::timeout,
+                                  "no answer from " + call.address + " (" +
+                                      call.service + ") within " +
+                                      std::to_string(call.timeout.count()) +
+                                      " ms"));
+        },
+        [this](register_service_atom, const std::string& name,
+               const caf::actor& handler) { st().services[name] = handler; },
+        [this](call_atom, std::string& address, std::string& service,
+               envelope& body, caf::timespan timeout) {
+          auto rp = self_->make_response_promise();
+          start_call(std::move(address), std::move(service), std::move(body),
+                     timeout, rp, {});
+          return rp;
+        },
+        [this](start_call_atom, std::string& address, std::string& service,
+               envelope& body, caf::timespan timeout) {
+          auto sender = caf::actor_cast<caf::actor>(self_->current_sender());
+          return start_call(std::move(address), std::move(service),
+                            std::move(body), timeout, {}, std::move(sender));
+        },
+        [this](cancel_atom, uint64_t id) {
+          withdraw(id, make_error(errc::cancelled, "call cancelled by caller"));
+        },
+        [this](get_address_atom) { return st().address; },
+        [this](connections_atom) { return st().conns.size(); },
+        [this](peers_atom) {
+          std::vector<std::string> ids;
+          for (auto& [id, hdl] : st().by_peer)
+            ids.push_back(id.to_string());
+          return ids;
+        },
+    };
+  }
+
+ private:
+  transport_actor_type* self_;
+};
+
+caf::behavior transport_main(transport_actor_type* self, transport_config cfg,
+                             caf::io::doorman_ptr door, std::string address) {
+  self->state.cfg = std::move(cfg);
+  self->state.address = std::move(address);
+  if (door)
+    self->add_doorman(std::move(door));
+  self->state.echo =
+      self->spawn(ping_service, self->state.cfg.me->peer_id().to_string());
+  // `ping` is answered by the transport itself; `echo` is the same protocol
+  // through an ordinary service actor.
+  self->state.services["echo"] = self->state.echo;
+  // The node's services live as long as its transport: stopping the
+  // transport stops them too, so the actor system can shut down.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    for (auto& [name, handler] : self->state.services)
+      self->send_exit(handler, msg.reason);
+    self->quit(msg.reason);
+  });
+  self->state.impl = std::make_shared<transport_impl>(self);
+  return self->state.impl->make_behavior();
+}
+
+} // namespace
+
+caf::expected<transport_handle> spawn_transport(caf::actor_system& system,
+                                                transport_config config) {
+  if (!config.me || !config.log)
+    return make_error(errc::invalid_argument,
+                      "transport needs an identity and a logger");
+  if (config.options.part_bytes % 8 != 0 || config.options.part_bytes == 0)
+    return make_error(errc::invalid_argument,
+                      "part_bytes must be a positive multiple of 8");
+  caf::io::doorman_ptr door;
+  std::string address;
+  if (!config.listen.empty()) {
+    auto addr = peer_address::parse(config.listen);
+    if (!addr)
+      return make_error(errc::invalid_argument,
+                        "bad listen address '" + config.listen +
+                            "': " + error_reason(addr.error()));
+    auto& mpx = system.middleman().backend();
+    auto res = mpx.new_tcp_doorman(addr->port, addr->host.c_str(), true);
+    if (!res)
+      return make_error(errc::io_error, "cannot listen on " + config.listen +
+                                            ": " + system.render(res.error()));
+    door = std::move(*res);
+    address = peer_address{addr->host, door->port(), {}}.to_string();
+  }
+  auto actor = system.middleman().spawn_broker(
+      transport_main, std::move(config), std::move(door), address);
+  return transport_handle{actor, address};
+}
+
+} // namespace colony

@@ -1,0 +1,136 @@
+#pragma once
+
+// Helpers shared by the integration tests: in-process nodes with short
+// timeouts, and `colony run` child processes.
+
+#include "apps/child_process.hpp"
+#include "apps/node.hpp"
+#include "messages/error.hpp"
+#include "runtime/transport/transport_atoms.hpp"
+
+#include <caf/all.hpp>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace colony::testing {
+
+/// A node config for tests: loopback, quiet, short timeouts.
+inline node_config test_config(std::string swarm = "test") {
+  node_config cfg;
+  cfg.listen = "127.0.0.1:0";
+  cfg.swarm_id = std::move(swarm);
+  cfg.log_level = "warn";
+  cfg.transport.heartbeat_interval = std::chrono::milliseconds(200);
+  cfg.transport.peer_timeout = std::chrono::milliseconds(1500);
+  cfg.transport.connect_timeout = std::chrono::milliseconds(2000);
+  cfg.transport.handshake_timeout = std::chrono::milliseconds(2000);
+  return cfg;
+}
+
+inline std::unique_ptr<node> start_node(const node_config& cfg) {
+  auto n = node::start(cfg);
+  if (!n) {
+    ADD_FAILURE() << "node did not start: " << describe(n.error());
+    return nullptr;
+  }
+  return std::move(*n);
+}
+
+/// Calls `service` at `address` from `from` and waits for the outcome.
+inline caf::expected<envelope>
+call(node& from, const std::string& address, const std::string& service,
+     envelope body,
+     std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  caf::scoped_actor self{from.system()};
+  caf::expected<envelope> result{caf::error{}};
+  self->request(from.transport(), caf::infinite, call_atom::value, address,
+                service, std::move(body), caf::timespan{timeout})
+      .receive([&](envelope& reply) { result = std::move(reply); },
+               [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+/// Registers `handler` as `name` on `n`'s transport.
+inline void register_service(node& n, const std::string& name,
+                             const caf::actor& handler) {
+  caf::scoped_actor self{n.system()};
+  self->request(n.transport(), caf::infinite, register_service_atom::value,
+                name, handler)
+      .receive([](caf::unit_t) {}, [](caf::error&) {});
+}
+
+/// A scratch directory removed at the end of the test.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    path = std::filesystem::temp_directory_path() /
+           ("colony-test-" + std::to_string(::getpid()) + "-" +
+            std::to_string(counter()++));
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const {
+    return (path / name).string();
+  }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+};
+
+/// A `colony run` child process with its address; stopped on destruction.
+struct node_process {
+  child_process proc;
+  std::string address;
+  std::string log_path;
+
+  static std::optional<node_process>
+  start(const temp_dir& dir, const std::string& name,
+        const std::string& toml = "",
+        const std::vector<std::string>& extra = {}) {
+    auto cfg = dir.file(name + ".toml");
+    std::ofstream(cfg) << toml;
+    auto addr_file = dir.file(name + ".addr");
+    std::vector<std::string> argv{COLONY_BINARY, "run", cfg, "--address-file",
+                                  addr_file};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    node_process result;
+    result.log_path = dir.file(name + ".log");
+    auto proc = child_process::spawn(argv, result.log_path);
+    if (!proc) {
+      ADD_FAILURE() << describe(proc.error());
+      return std::nullopt;
+    }
+    result.proc = std::move(*proc);
+    auto addr = wait_for_file_line(addr_file, std::chrono::seconds(20));
+    if (!addr) {
+      ADD_FAILURE() << "node " << name << " did not start";
+      return std::nullopt;
+    }
+    result.address = *addr;
+    return result;
+  }
+
+  /// Resident set size of the process in KiB (from /proc).
+  long rss_kib() const {
+    std::ifstream in("/proc/" + std::to_string(proc.pid()) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("VmRSS:", 0) == 0)
+        return std::stol(line.substr(6));
+    return -1;
+  }
+
+  std::string log() const {
+    std::ifstream in(log_path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+} // namespace colony::testing
