@@ -716,7 +716,6 @@ caf::error encode_impl(const at::Tensor& tensor, compression_type codec,
   auto t = tensor.detach();
   if (!t.device().is_cpu())
     t = t.cpu();
-  t = t.contiguous();
   auto numel = static_cast<uint64_t>(t.numel());
   auto last = static_cast<uint64_t>(t.dim() > 0 ? t.size(-1) : 1);
   auto layout = layout_of(codec, numel, last, info->itemsize);
@@ -738,10 +737,19 @@ caf::error encode_impl(const at::Tensor& tensor, compression_type codec,
       out.initLookup(n_buckets);
     return {};
   }
+  if (codec == compression_type::none) {
+    if (t.is_contiguous()) {
+      std::memcpy(data.begin(), t.data_ptr(), layout.data_bytes);
+    } else {
+      // Gather the strided elements straight into the message.
+      at::from_blob(data.begin(), t.sizes(), t.options()).copy_(t);
+    }
+    return {};
+  }
+  t = t.contiguous();
   switch (codec) {
   case compression_type::none:
-    std::memcpy(data.begin(), t.data_ptr(), layout.data_bytes);
-    break;
+    break; // done above
   case compression_type::float16: {
     auto f = as_float32(t);
     encode_float16(f.data_ptr<float>(), n,
@@ -916,6 +924,12 @@ caf::expected<at::Tensor> decode_impl(wire::Tensor::Reader in,
     std::memcpy(result.data_ptr(), bytes, layout.data_bytes);
     return result;
   }
+  if (*codec == compression_type::float16 && info->scalar == at::kHalf) {
+    // The encoder's bits are the result (after its clamp): one copy.
+    auto half = empty_tensor(sizes, options);
+    std::memcpy(half.data_ptr(), bytes, layout.data_bytes);
+    return half;
+  }
   // Lossy codecs: decode to float32, then to the original dtype if needed.
   auto result = empty_tensor(sizes, options.dtype(at::kFloat));
   auto* dst = result.data_ptr<float>();
@@ -923,12 +937,6 @@ caf::expected<at::Tensor> decode_impl(wire::Tensor::Reader in,
   case compression_type::none:
     break; // handled above
   case compression_type::float16: {
-    if (info->scalar == at::kHalf) {
-      // Same bits as the original (after the encoder's clamp).
-      auto half = empty_tensor(sizes, options);
-      std::memcpy(half.data_ptr(), bytes, layout.data_bytes);
-      return half;
-    }
     auto halves = aligned_halves(bytes, numel);
     decode_float16(halves.data(), n, dst);
     break;
@@ -967,8 +975,10 @@ caf::expected<at::Tensor> decode_impl(wire::Tensor::Reader in,
   return result;
 }
 
-/// Classifies an exception escaping Cap'n Proto or LibTorch.
-caf::error from_exception(const std::exception_ptr& ptr, const char* what) {
+/// Classifies an exception escaping Cap'n Proto or LibTorch; `otherwise` is
+/// the code for LibTorch errors other than allocation failures.
+caf::error from_exception(const std::exception_ptr& ptr, const char* what,
+                          errc otherwise) {
   try {
     std::rethrow_exception(ptr);
   } catch (const kj::Exception& e) {
@@ -982,8 +992,12 @@ caf::error from_exception(const std::exception_ptr& ptr, const char* what) {
   } catch (const std::bad_alloc&) {
     return make_error(errc::too_large, std::string{what} + ": out of memory");
   } catch (const c10::Error& e) {
-    return make_error(errc::invalid_argument,
-                      std::string{what} + ": " + e.what_without_backtrace());
+    std::string text = e.what_without_backtrace();
+    // LibTorch's allocator reports failure as c10::Error, not bad_alloc.
+    auto code = text.find("allocate memory") != std::string::npos
+                    ? errc::too_large
+                    : otherwise;
+    return make_error(code, std::string{what} + ": " + text);
   } catch (const std::exception& e) {
     return make_error(errc::malformed, std::string{what} + ": " + e.what());
   } catch (...) {
@@ -1058,7 +1072,8 @@ caf::error encode_tensor(const at::Tensor& tensor, compression_type codec,
   try {
     return encode_impl(tensor, codec, out);
   } catch (...) {
-    return from_exception(std::current_exception(), "encoding tensor");
+    return from_exception(std::current_exception(), "encoding tensor",
+                          errc::invalid_argument);
   }
 }
 
@@ -1068,7 +1083,8 @@ decode_tensor(wire::Tensor::Reader in, const tensor_limits& limits,
   try {
     return decode_impl(in, limits, std::move(keep_alive));
   } catch (...) {
-    return from_exception(std::current_exception(), "decoding tensor");
+    return from_exception(std::current_exception(), "decoding tensor",
+                          errc::malformed);
   }
 }
 
@@ -1125,7 +1141,8 @@ caf::expected<envelope> encode_tensors(const std::vector<at::Tensor>& tensors,
                   segments[0].size() * sizeof(capnp::word));
     return envelope{std::move(buffer)};
   } catch (...) {
-    return from_exception(std::current_exception(), "encoding tensors");
+    return from_exception(std::current_exception(), "encoding tensors",
+                          errc::invalid_argument);
   }
 }
 
@@ -1152,7 +1169,8 @@ decode_tensors(const envelope& message, const tensor_limits& limits,
     }
     return out;
   } catch (...) {
-    return from_exception(std::current_exception(), "decoding tensors");
+    return from_exception(std::current_exception(), "decoding tensors",
+                          errc::malformed);
   }
 }
 

@@ -97,6 +97,7 @@ struct node_process {
     auto cfg = dir.file(name + ".toml");
     std::ofstream(cfg) << toml;
     auto addr_file = dir.file(name + ".addr");
+    std::filesystem::remove(addr_file); // never read a previous run's
     std::vector<std::string> argv{COLONY_BINARY, "run", cfg, "--address-file",
                                   addr_file};
     argv.insert(argv.end(), extra.begin(), extra.end());
