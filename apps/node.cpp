@@ -1,6 +1,7 @@
 #include "apps/node.hpp"
 
 #include "messages/error.hpp"
+#include "runtime/compute_threads.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/ping_client.hpp"
 
@@ -30,6 +31,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
     n.me_ = std::make_shared<const identity>(std::move(*id));
   }
   n.log_ = make_node_logger(n.me_->peer_id().short_id(), *level);
+  auto threads = set_compute_threads(config.compute_threads);
+  n.log_->debug("compute threads: {}", threads);
   n.system_config_ = std::make_unique<caf::actor_system_config>();
   n.system_config_->load<caf::io::middleman>();
   n.system_config_->set("scheduler.max-threads", scheduler_threads);

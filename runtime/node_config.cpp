@@ -132,7 +132,7 @@ std::string in_quotes(std::string_view text) {
 
 /// The kind of value a key takes: it decides the type check and how the text
 /// of an override is read.
-enum class value_kind { string, boolean, bytes, seconds, string_list };
+enum class value_kind { string, boolean, bytes, count, seconds, string_list };
 
 const char* expected_text(value_kind kind) noexcept {
   switch (kind) {
@@ -142,6 +142,8 @@ const char* expected_text(value_kind kind) noexcept {
     return "a boolean";
   case value_kind::bytes:
     return "an integer (bytes)";
+  case value_kind::count:
+    return "a non-negative integer";
   case value_kind::seconds:
     return "a number (seconds)";
   case value_kind::string_list:
@@ -313,6 +315,19 @@ key_spec bytes_key(Access access) {
           }};
 }
 
+template <class Access>
+key_spec count_key(Access access) {
+  return {value_kind::count, [=](node_config& cfg, const key_use& use) {
+            const auto* num = use.value.as_integer();
+            if (num == nullptr)
+              return use.fail_type(value_kind::count);
+            if (num->get() < 0 || num->get() > 4096)
+              return use.fail("must be between 0 and 4096, got " +
+                              std::to_string(num->get()));
+            access(cfg) = static_cast<size_t>(num->get());
+          }};
+}
+
 /// Durations are written in seconds, integer or fractional, and kept in
 /// milliseconds.
 template <class Access>
@@ -426,6 +441,8 @@ config_schema make_node_schema() {
                    check_log_level));
   s.add("node", "client_mode",
         bool_key([](node_config& c) -> bool& { return c.client_mode; }));
+  s.add("node", "compute_threads",
+        count_key([](node_config& c) -> size_t& { return c.compute_threads; }));
   // [transport]: one key per field of transport_options.
   s.add("transport", "max_frame_bytes",
         bytes_key([](node_config& c) -> size_t& {

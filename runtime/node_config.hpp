@@ -29,6 +29,8 @@ struct node_config {
   std::string log_level = "info";
   /// `[node] client_mode`: connect out only; serve no incoming requests.
   bool client_mode = false;
+  /// `[node] compute_threads`: LibTorch intra-op threads; 0 = one per core.
+  size_t compute_threads = 0;
   /// `[transport]`: one key per field, sizes in bytes (integers), durations
   /// in seconds (floating point or integer).
   transport_options transport;

@@ -165,7 +165,7 @@ TEST(node_config, unknown_key_and_section) {
                       "listen = \"127.0.0.1:0\"\n"
                       "listne = \"127.0.0.1:0\"\n");
   EXPECT_STARTS_WITH(key, "test.toml:3:1: unknown key 'listne' in [node]");
-  EXPECT_CONTAINS(key, "known: client_mode, identity_path");
+  EXPECT_CONTAINS(key, "known: client_mode, compute_threads, identity_path");
   EXPECT_STARTS_WITH(error_of("\n\n[dht]\nbucket_size = 20\n"),
                      "test.toml:3:2: unknown section [dht]");
   EXPECT_STARTS_WITH(error_of("[[experts]]\nuid = \"a\"\n"),
@@ -331,7 +331,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 15u);
+  EXPECT_EQ(keys.size(), 16u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes"})
