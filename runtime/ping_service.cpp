@@ -23,7 +23,7 @@ caf::expected<envelope> answer_ping(const envelope& body,
     auto payload = req.getPayload();
     auto echo = req.getEchoPayload();
     capnp::MallocMessageBuilder msg(
-        echo ? payload.size() / sizeof(capnp::word) + 64 : 64);
+        echo ? payload.size() / sizeof(capnp::word) + 16 : 16);
     auto resp = msg.initRoot<wire::PingResponse>();
     resp.setSentAtNs(req.getSentAtNs());
     resp.setPeerId(peer_id);

@@ -90,6 +90,8 @@ caf::expected<std::vector<received_frame>> frame_reader::feed(const char* data,
                                                               size_t n) {
   std::vector<received_frame> result;
   while (n > 0) {
+    if (partial_.capacity() < want_)
+      partial_.reserve(want_); // want_ is already checked against the max
     auto take = std::min(n, want_ - partial_.size());
     partial_.insert(partial_.end(), data, data + take);
     data += take;

@@ -35,6 +35,12 @@ using caf::io::connection_handle;
 /// Back-off after failed connects: base doubles per failure up to the cap.
 constexpr std::chrono::milliseconds connect_backoff_base{250};
 constexpr std::chrono::milliseconds connect_backoff_cap{30000};
+/// First segment of a frame being built (words): frames carry bodies by
+/// reference, so their own part is small; Cap'n Proto's default of 1024
+/// words would zero 8 KiB per frame.
+constexpr capnp::uint frame_first_segment_words = 64;
+/// Bytes one socket read may deliver (per connection buffer).
+constexpr size_t read_chunk_bytes = 128 * 1024;
 /// Heartbeat/timeout checks run this often at most.
 constexpr std::chrono::milliseconds min_tick{20};
 
@@ -159,7 +165,7 @@ class transport_impl {
 
   void send_error(connection& c, std::optional<uint64_t> call_id,
                   const caf::error& err) {
-    capnp::MallocMessageBuilder msg;
+    capnp::MallocMessageBuilder msg{frame_first_segment_words};
     auto e = msg.initRoot<wire::Frame>().initError();
     if (call_id) {
       e.setCallId(*call_id);
@@ -178,7 +184,7 @@ class transport_impl {
     while (c.inflight < opts().max_inflight_bytes && !c.out.empty()) {
       c.out.write_next([&](const outbound_message& m, size_t offset,
                            size_t length) {
-        capnp::MallocMessageBuilder msg;
+        capnp::MallocMessageBuilder msg{frame_first_segment_words};
         auto frame = msg.initRoot<wire::Frame>();
         auto orphanage = msg.getOrphanage();
         auto* src = reinterpret_cast<const kj::byte*>(m.body.data()) + offset;
@@ -242,9 +248,11 @@ class transport_impl {
                                        listen_port(), std::move(expected));
     st().conns.emplace(hdl, std::move(ptr));
     self_->ack_writes(hdl, true);
-    self_->configure_read(
-        hdl, caf::io::receive_policy::exactly(c.reader.next_read_size()));
-    capnp::MallocMessageBuilder msg;
+    // Read whatever has arrived, up to a chunk: one read can carry several
+    // small frames, or a header with its body.
+    self_->configure_read(hdl,
+                          caf::io::receive_policy::at_most(read_chunk_bytes));
+    capnp::MallocMessageBuilder msg{frame_first_segment_words};
     c.hs->write_hello(msg.initRoot<wire::Frame>().initHello());
     send_frame(c, msg);
     return c;
@@ -315,7 +323,7 @@ class transport_impl {
   /// Sends a goodbye with the reason, then closes.
   void reject(connection& c, const std::string& reason) {
     log().warn("closing connection {}: {}", c.who(), reason);
-    capnp::MallocMessageBuilder msg;
+    capnp::MallocMessageBuilder msg{frame_first_segment_words};
     msg.initRoot<wire::Frame>().initGoodbye().setReason(reason);
     send_frame(c, msg);
     drop(c.hdl, reason, true);
@@ -328,18 +336,20 @@ class transport_impl {
     if (!c)
       return;
     c->last_received = clock_type::now();
-    auto res = c->reader.consume(msg.buf);
-    if (!res) {
-      send_error(*c, std::nullopt, res.error());
-      reject(*c, "broken framing: " + describe(res.error()));
+    auto hdl = c->hdl;
+    auto res = c->reader.feed(msg.buf.data(), msg.buf.size());
+    if (res) {
+      for (auto& frame : *res) {
+        if (find(hdl) == nullptr)
+          return; // a frame closed the connection
+        on_frame(*c, std::move(frame));
+      }
       return;
     }
-    auto hdl = c->hdl;
-    if (*res)
-      on_frame(*c, std::move(**res));
-    if (auto* still = find(hdl))
-      self_->configure_read(hdl, caf::io::receive_policy::exactly(
-                                     still->reader.next_read_size()));
+    if (auto* still = find(hdl)) {
+      send_error(*still, std::nullopt, res.error());
+      reject(*still, "broken framing: " + describe(res.error()));
+    }
   }
 
   void on_frame(connection& c, received_frame frame) {
@@ -369,7 +379,7 @@ class transport_impl {
         reject(c, "handshake: " + describe(err));
         return;
       }
-      capnp::MallocMessageBuilder msg;
+      capnp::MallocMessageBuilder msg{frame_first_segment_words};
       c.hs->write_proof(msg.initRoot<wire::Frame>().initProof());
       send_frame(c, msg);
       return;
@@ -432,8 +442,9 @@ class transport_impl {
       return std::nullopt;
     }
     meta.total = total;
-    // Reserve only what the sender has shown; growth follows real bytes.
-    meta.bytes.reserve(std::min<uint64_t>(total, 4 * opts().part_bytes));
+    // Address space only: pages are touched as parts arrive, so a peer that
+    // lies about the total costs no memory (total <= max_message_bytes).
+    meta.bytes.reserve(total);
     meta.bytes.insert(meta.bytes.end(), first.begin(), first.end());
     c.assembling_bytes += total;
     in.emplace(id, std::move(meta));
@@ -531,7 +542,7 @@ class transport_impl {
     case wire::Frame::HEARTBEAT: {
       auto hb = root.getHeartbeat();
       if (!hb.getIsReply()) {
-        capnp::MallocMessageBuilder msg;
+        capnp::MallocMessageBuilder msg{frame_first_segment_words};
         auto reply = msg.initRoot<wire::Frame>().initHeartbeat();
         reply.setSentAtNs(hb.getSentAtNs());
         reply.setIsReply(true);
@@ -779,7 +790,7 @@ class transport_impl {
       return;
     if (i->second.sent && i->second.hdl)
       if (auto* c = find(*i->second.hdl)) {
-        capnp::MallocMessageBuilder msg;
+        capnp::MallocMessageBuilder msg{frame_first_segment_words};
         msg.initRoot<wire::Frame>().initCancel().setCallId(id);
         send_frame(*c, msg);
       }
@@ -809,7 +820,7 @@ class transport_impl {
         continue;
       }
       if (now - c->last_sent >= opts().heartbeat_interval) {
-        capnp::MallocMessageBuilder msg;
+        capnp::MallocMessageBuilder msg{frame_first_segment_words};
         auto hb = msg.initRoot<wire::Frame>().initHeartbeat();
         hb.setSentAtNs(static_cast<uint64_t>(
             std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -11,8 +11,10 @@
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <unistd.h>
 
 namespace colony::testing {
@@ -116,6 +118,30 @@ struct node_process {
     }
     result.address = *addr;
     return result;
+  }
+
+  /// Sends SIGSTOP and waits until every thread of the process is stopped
+  /// (group stop is asynchronous: a fast request could still be answered).
+  bool freeze() {
+    proc.signal(SIGSTOP);
+    auto stopped = [](const std::filesystem::path& stat_file) {
+      std::ifstream in(stat_file);
+      std::string stat((std::istreambuf_iterator<char>(in)), {});
+      auto pos = stat.rfind(')');
+      return pos != std::string::npos && pos + 2 < stat.size() &&
+             stat[pos + 2] == 'T';
+    };
+    auto tasks = "/proc/" + std::to_string(proc.pid()) + "/task";
+    for (int i = 0; i < 500; ++i) {
+      bool all = true;
+      std::error_code ec;
+      for (auto& task : std::filesystem::directory_iterator(tasks, ec))
+        all = all && stopped(task.path() / "stat");
+      if (all && !ec)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
   }
 
   /// Resident set size of the process in KiB (from /proc).

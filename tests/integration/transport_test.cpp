@@ -250,7 +250,7 @@ TEST(transport, silent_peer_is_dropped_after_its_timeout) {
   auto a = start_node(test_config());
   ASSERT_TRUE(a);
   ASSERT_TRUE(ping_once(a->system(), a->transport(), b->address, 0, 5s));
-  b->proc.signal(SIGSTOP);
+  ASSERT_TRUE(b->freeze());
   auto t0 = clock_type::now();
   auto res = call(*a, b->address, "echo", make_ping_request(0), 20s);
   auto took = seconds_since(t0);
