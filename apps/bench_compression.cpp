@@ -2,6 +2,7 @@
 // each tensor codec on float32 randn, against memcpy of the same bytes.
 
 #include "apps/commands.hpp"
+#include "apps/sample_statistics.hpp"
 #include "messages/error.hpp"
 #include "messages/tensor_codec.hpp"
 
@@ -33,14 +34,6 @@ using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point start) {
   return std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
-double median(std::vector<double> xs) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto n = xs.size();
-  return n % 2 == 1 ? xs[n / 2] : (xs[n / 2 - 1] + xs[n / 2]) / 2;
 }
 
 struct codec_result {
@@ -184,11 +177,7 @@ void add_bench_compression_command(CLI::App& bench) {
   cmd->add_option("--repeats", args->repeats, "timed rounds (median)")
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "print one JSON line");
-  cmd->callback([args] {
-    auto rc = run_bench(*args);
-    if (rc != 0)
-      throw CLI::RuntimeError(rc);
-  });
+  cmd->callback([args] { exit_with(run_bench(*args)); });
 }
 
 } // namespace colony::apps

@@ -2,6 +2,7 @@
 #include "apps/commands.hpp"
 #include "apps/node.hpp"
 #include "apps/raw_tcp_baseline.hpp"
+#include "apps/sample_statistics.hpp"
 #include "messages/error.hpp"
 #include "runtime/ping_client.hpp"
 
@@ -25,12 +26,6 @@ struct bench_transport_args {
   size_t rounds = 5;
   bool json = false;
 };
-
-double quantile(std::vector<double> xs, double q) {
-  std::sort(xs.begin(), xs.end());
-  auto idx = static_cast<size_t>(q * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(idx, xs.size() - 1)];
-}
 
 int run_bench(const bench_transport_args& args) {
   namespace fs = std::filesystem;
@@ -170,11 +165,7 @@ void add_bench_transport_command(CLI::App& bench) {
   cmd->add_option("--rounds", args->rounds,
                   "alternating colony/raw rounds (ratios are per round)");
   cmd->add_flag("--json", args->json, "print one JSON line");
-  cmd->callback([args] {
-    auto rc = run_bench(*args);
-    if (rc != 0)
-      throw CLI::RuntimeError(rc);
-  });
+  cmd->callback([args] { exit_with(run_bench(*args)); });
 }
 
 } // namespace colony::apps

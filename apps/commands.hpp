@@ -4,8 +4,14 @@
 
 namespace colony::apps {
 
-// Each `colony` subcommand registers itself on the parsed app. A command
-// ends by throwing CLI::RuntimeError(exit_code) when it must exit non-zero.
+// Each `colony` subcommand registers itself on the parsed app.
+
+/// Ends a command's callback: CLI11 turns a non-zero status into the
+/// process's exit status.
+inline void exit_with(int status) {
+  if (status != 0)
+    throw CLI::RuntimeError(status);
+}
 
 /// `colony run CONFIG.toml [--set k=v ...] [--address-file F]`
 void add_run_command(CLI::App& app);

@@ -1,5 +1,6 @@
 #include "apps/commands.hpp"
 #include "apps/node.hpp"
+#include "apps/sample_statistics.hpp"
 #include "messages/error.hpp"
 #include "runtime/ping_client.hpp"
 
@@ -21,14 +22,6 @@ struct ping_args {
   std::string swarm_id = "colony";
   bool json = false;
 };
-
-double percentile(std::vector<double> xs, double q) {
-  if (xs.empty())
-    return 0;
-  std::sort(xs.begin(), xs.end());
-  auto idx = static_cast<size_t>(q * static_cast<double>(xs.size() - 1) + 0.5);
-  return xs[std::min(idx, xs.size() - 1)];
-}
 
 int run_ping(const ping_args& args) {
   node_config cfg;
@@ -70,13 +63,13 @@ int run_ping(const ping_args& args) {
         << ",\"rtt_ms\":[";
     for (size_t i = 0; i < rtts.size(); ++i)
       out << (i ? "," : "") << rtts[i];
-    out << "],\"p50_ms\":" << percentile(rtts, 0.5)
-        << ",\"max_ms\":" << percentile(rtts, 1.0) << "}";
+    out << "],\"p50_ms\":" << quantile(rtts, 0.5)
+        << ",\"max_ms\":" << quantile(rtts, 1.0) << "}";
     std::cout << out.str() << std::endl;
   } else if (!rtts.empty()) {
     std::printf("%d sent, %zu received, rtt min/p50/max = %.3f/%.3f/%.3f ms\n",
-                args.count, rtts.size(), percentile(rtts, 0),
-                percentile(rtts, 0.5), percentile(rtts, 1.0));
+                args.count, rtts.size(), quantile(rtts, 0), quantile(rtts, 0.5),
+                quantile(rtts, 1.0));
   }
   return rtts.empty() ? 1 : 0;
 }
@@ -95,11 +88,7 @@ void add_ping_command(CLI::App& app) {
   cmd->add_option("--timeout", args->timeout, "seconds to wait per ping");
   cmd->add_option("--swarm-id", args->swarm_id, "swarm of the target node");
   cmd->add_flag("--json", args->json, "print one JSON line");
-  cmd->callback([args] {
-    auto rc = run_ping(*args);
-    if (rc != 0)
-      throw CLI::RuntimeError(rc);
-  });
+  cmd->callback([args] { exit_with(run_ping(*args)); });
 }
 
 } // namespace colony::apps

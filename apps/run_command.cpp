@@ -76,11 +76,7 @@ void add_run_command(CLI::App& app) {
                   "override a config key: section.key=value (repeatable)");
   cmd->add_option("--address-file", args->address_file,
                   "write HOST:PORT here once accepting connections");
-  cmd->callback([args] {
-    auto rc = run_node(*args);
-    if (rc != 0)
-      throw CLI::RuntimeError(rc);
-  });
+  cmd->callback([args] { exit_with(run_node(*args)); });
 }
 
 } // namespace colony::apps
