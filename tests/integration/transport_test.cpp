@@ -184,7 +184,7 @@ TEST(transport, large_body_travels_in_parts_and_small_calls_overtake_it) {
   auto b = start_node(cfg);
   ASSERT_TRUE(a && b);
   register_service(*b, "mirror", b->system().spawn(mirror_service));
-  std::vector<char> bytes(24u << 20);
+  std::vector<char> bytes(64u << 20);
   std::mt19937_64 rng{7};
   for (size_t i = 0; i < bytes.size(); i += 8) {
     auto x = rng();
