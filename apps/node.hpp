@@ -1,7 +1,7 @@
 #pragma once
 
 #include "runtime/identity.hpp"
-#include "runtime/node_config.hpp"
+#include "apps/node_config.hpp"
 #include "runtime/transport/transport.hpp"
 
 #include <caf/actor_system.hpp>

@@ -1,4 +1,4 @@
-#include "runtime/node_config.hpp"
+#include "apps/node_config.hpp"
 
 #include "messages/error.hpp"
 
@@ -166,8 +166,8 @@ TEST(node_config, unknown_key_and_section) {
                       "listne = \"127.0.0.1:0\"\n");
   EXPECT_STARTS_WITH(key, "test.toml:3:1: unknown key 'listne' in [node]");
   EXPECT_CONTAINS(key, "known: client_mode, compute_threads, identity_path");
-  EXPECT_STARTS_WITH(error_of("\n\n[dht]\nbucket_size = 20\n"),
-                     "test.toml:3:2: unknown section [dht]");
+  EXPECT_STARTS_WITH(error_of("\n\n[trainerx]\nsteps = 20\n"),
+                     "test.toml:3:2: unknown section [trainerx]");
   EXPECT_STARTS_WITH(error_of("[[experts]]\nuid = \"a\"\n"),
                      "test.toml:1:3: unknown section [[experts]]");
   EXPECT_STARTS_WITH(error_of("listen = \"127.0.0.1:0\"\n"),
@@ -308,8 +308,8 @@ TEST(node_config, overrides_apply_before_validation) {
 TEST(node_config, bad_overrides) {
   EXPECT_STARTS_WITH(error_of("", {"node.nope=1"}),
                      "--set node.nope: unknown key 'nope' in [node]");
-  EXPECT_STARTS_WITH(error_of("", {"dht.bucket_size=20"}),
-                     "--set dht.bucket_size: unknown section [dht]");
+  EXPECT_STARTS_WITH(error_of("", {"trainerx.steps=20"}),
+                     "--set trainerx.steps: unknown section [trainerx]");
   EXPECT_STARTS_WITH(error_of("", {"listen=1.2.3.4:5"}),
                      "--set listen: expected section.key=value");
   EXPECT_STARTS_WITH(error_of("", {"node.listen"}),
@@ -331,7 +331,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 16u);
+  EXPECT_EQ(keys.size(), 29u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes"})

@@ -1,4 +1,4 @@
-#include "runtime/node_config.hpp"
+#include "apps/node_config.hpp"
 
 #include "messages/error.hpp"
 #include "runtime/logging.hpp"
@@ -143,7 +143,7 @@ const char* expected_text(value_kind kind) noexcept {
   case value_kind::bytes:
     return "an integer (bytes)";
   case value_kind::count:
-    return "a non-negative integer";
+    return "an integer";
   case value_kind::seconds:
     return "a number (seconds)";
   case value_kind::string_list:
@@ -316,13 +316,14 @@ key_spec bytes_key(Access access) {
 }
 
 template <class Access>
-key_spec count_key(Access access) {
+key_spec count_key(Access access, int64_t min = 0, int64_t max = 4096) {
   return {value_kind::count, [=](node_config& cfg, const key_use& use) {
             const auto* num = use.value.as_integer();
             if (num == nullptr)
               return use.fail_type(value_kind::count);
-            if (num->get() < 0 || num->get() > 4096)
-              return use.fail("must be between 0 and 4096, got " +
+            if (num->get() < min || num->get() > max)
+              return use.fail("must be between " + std::to_string(min) +
+                              " and " + std::to_string(max) + ", got " +
                               std::to_string(num->get()));
             access(cfg) = static_cast<size_t>(num->get());
           }};
@@ -441,6 +442,45 @@ config_schema make_node_schema() {
                    check_log_level));
   s.add("node", "client_mode",
         bool_key([](node_config& c) -> bool& { return c.client_mode; }));
+  // [dht]: a Kademlia DHT node in this process (actors/dht).
+  s.add("dht", "enabled",
+        bool_key([](node_config& c) -> bool& { return c.dht_enabled; }));
+  s.add("dht", "bucket_size",
+        count_key([](node_config& c) -> size_t& { return c.dht.bucket_size; },
+                  1));
+  s.add("dht", "depth_modulo",
+        count_key([](node_config& c) -> size_t& { return c.dht.depth_modulo; },
+                  1, 160));
+  s.add("dht", "num_replicas",
+        count_key([](node_config& c) -> size_t& { return c.dht.num_replicas; },
+                  1));
+  s.add("dht", "parallel_rpc",
+        count_key([](node_config& c) -> size_t& { return c.dht.parallel_rpc; },
+                  1));
+  s.add("dht", "wait_timeout", seconds_key([](node_config& c) -> milliseconds& {
+          return c.dht.wait_timeout;
+        }));
+  s.add("dht", "refresh_period",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.dht.refresh_period;
+        }));
+  s.add("dht", "cache_locally",
+        bool_key([](node_config& c) -> bool& { return c.dht.cache_locally; }));
+  s.add("dht", "cache_nearest",
+        bool_key([](node_config& c) -> bool& { return c.dht.cache_nearest; }));
+  s.add(
+      "dht", "storage_maxsize",
+      count_key([](node_config& c) -> size_t& { return c.dht.storage_maxsize; },
+                0, int64_t{1} << 40));
+  s.add("dht", "cache_maxsize",
+        count_key([](node_config& c) -> size_t& { return c.dht.cache_maxsize; },
+                  0, int64_t{1} << 40));
+  s.add("dht", "client_mode",
+        bool_key([](node_config& c) -> bool& { return c.dht.client_mode; }));
+  s.add("dht", "ensure_bootstrap_success",
+        bool_key([](node_config& c) -> bool& {
+          return c.dht.ensure_bootstrap_success;
+        }));
   s.add("node", "compute_threads",
         count_key([](node_config& c) -> size_t& { return c.compute_threads; }));
   // [transport]: one key per field of transport_options.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/dht/dht_options.hpp"
 #include "runtime/transport/transport_options.hpp"
 
 #include <caf/expected.hpp>
@@ -34,6 +35,9 @@ struct node_config {
   /// `[transport]`: one key per field, sizes in bytes (integers), durations
   /// in seconds (floating point or integer).
   transport_options transport;
+  /// `[dht] enabled`: host a DHT node; the other `[dht]` keys tune it.
+  bool dht_enabled = false;
+  dht::dht_options dht;
   /// The file (or source name) the config came from, for messages.
   std::string source_path;
 };

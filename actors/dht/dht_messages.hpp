@@ -1,0 +1,66 @@
+#pragma once
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace colony::dht {
+
+/// One write: `value` under `key` (and `subkey`, if `has_subkey`) until
+/// `expiration` (DHT time, seconds since the epoch).
+struct store_request {
+  std::string key;
+  std::string subkey;
+  bool has_subkey = false;
+  std::string value;
+  double expiration = 0;
+};
+
+/// A subkey's value in a dictionary value.
+struct subkey_value {
+  std::string value;
+  double expiration = 0;
+};
+
+/// What a get found for one key.
+struct get_result {
+  bool found = false;
+  bool is_dictionary = false;
+  std::string value;                           ///< plain values
+  std::map<std::string, subkey_value> subkeys; ///< dictionary values
+  double expiration = 0; ///< latest subkey's, for dictionaries
+};
+
+/// Counters a node reports.
+struct dht_stats {
+  size_t routing_table_size = 0;
+  size_t storage_size = 0;
+  size_t cache_size = 0;
+  size_t lookups = 0;
+  size_t requests_sent = 0;
+  size_t requests_failed = 0;
+};
+
+// The dht_node's interface for local actors:
+/// (store_atom, vector<store_request>) -> vector<bool> (any replica took it)
+using store_atom = caf::atom_constant<caf::atom("dht_store")>;
+/// (get_atom, vector<string> keys, bool latest) -> vector<get_result>
+using get_atom = caf::atom_constant<caf::atom("dht_get")>;
+/// (bootstrap_atom) -> size_t routing table size, or error
+using bootstrap_atom = caf::atom_constant<caf::atom("dht_boot")>;
+/// (stats_atom) -> dht_stats
+using stats_atom = caf::atom_constant<caf::atom("dht_stats")>;
+/// Internal: periodic bucket refresh.
+using refresh_atom = caf::atom_constant<caf::atom("dht_ref")>;
+
+/// DHT time: seconds since the Unix epoch.
+double dht_time();
+
+} // namespace colony::dht
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<colony::dht::store_request>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<colony::dht::get_result>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::dht::dht_stats)
