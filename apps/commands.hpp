@@ -19,6 +19,9 @@ void add_run_command(CLI::App& app);
 /// `colony ping ADDR [--count N] [--json]`
 void add_ping_command(CLI::App& app);
 
+/// `colony dht`, `colony dht-store`, `colony dht-get`
+void add_dht_commands(CLI::App& app);
+
 /// `colony bench transport [--json]`
 void add_bench_transport_command(CLI::App& bench);
 

@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   colony::apps::add_run_command(app);
   colony::apps::add_ping_command(app);
+  colony::apps::add_dht_commands(app);
   auto* bench = app.add_subcommand(
       "bench", "benchmarks; each prints one JSON line with its baseline");
   bench->require_subcommand(1);

@@ -1,5 +1,7 @@
 #include "apps/node.hpp"
 
+#include "actors/dht/dht_client.hpp"
+#include "actors/dht/dht_node.hpp"
 #include "messages/error.hpp"
 #include "runtime/compute_threads.hpp"
 #include "runtime/logging.hpp"
@@ -11,6 +13,18 @@
 #include <spdlog/spdlog.h>
 
 namespace colony {
+
+std::unique_ptr<caf::actor_system_config> make_system_config() {
+  auto cfg = std::make_unique<caf::actor_system_config>();
+  cfg->load<caf::io::middleman>();
+  cfg->set("scheduler.max-threads", scheduler_threads);
+  // colony logs through spdlog; CAF's own console output stays quiet.
+  cfg->set("logger.console", caf::atom("none"));
+  // CAF's idle workers otherwise poll in 50 us sleeps before they block,
+  // adding up to that much latency to every message that wakes them.
+  cfg->set("work-stealing.moderate-sleep-duration", caf::timespan{0});
+  return cfg;
+}
 
 caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
   std::unique_ptr<node> result{new node};
@@ -33,15 +47,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
   n.log_ = make_node_logger(n.me_->peer_id().short_id(), *level);
   auto threads = set_compute_threads(config.compute_threads);
   n.log_->debug("compute threads: {}", threads);
-  n.system_config_ = std::make_unique<caf::actor_system_config>();
-  n.system_config_->load<caf::io::middleman>();
-  n.system_config_->set("scheduler.max-threads", scheduler_threads);
-  // colony logs through spdlog; CAF's own console output stays quiet.
-  n.system_config_->set("logger.console", caf::atom("none"));
-  // CAF's idle workers otherwise poll in 50 us sleeps before they block,
-  // adding up to that much latency to every message that wakes them.
-  n.system_config_->set("work-stealing.moderate-sleep-duration",
-                        caf::timespan{0});
+  n.system_config_ = make_system_config();
   n.system_ = std::make_unique<caf::actor_system>(*n.system_config_);
   transport_config tcfg;
   tcfg.options = config.transport;
@@ -53,6 +59,17 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
   if (!tr)
     return std::move(tr.error());
   n.transport_ = std::move(*tr);
+  if (config.dht_enabled) {
+    dht::dht_node_config dcfg;
+    dcfg.options = config.dht;
+    dcfg.options.client_mode = config.dht.client_mode || config.client_mode;
+    dcfg.me = n.me_;
+    dcfg.address = n.transport_.address;
+    dcfg.transport = n.transport_.actor;
+    dcfg.initial_peers = config.initial_peers;
+    dcfg.log = n.log_;
+    n.dht_ = dht::spawn_dht_node(*n.system_, std::move(dcfg));
+  }
   n.log_->info("node {} up{}{}", n.me_->peer_id().to_string(),
                n.transport_.address.empty() ? " in client mode"
                                             : ", listening on ",
@@ -62,10 +79,20 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
 
 node::~node() {
   if (system_) {
+    if (dht_)
+      caf::anon_send_exit(dht_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(transport_.actor, caf::exit_reason::user_shutdown);
     transport_.actor = nullptr;
     system_.reset(); // waits for all actors
   }
+}
+
+caf::expected<size_t> node::join_dht() {
+  if (!dht_)
+    return make_error(errc::invalid_argument, "this node hosts no DHT");
+  dht::dht_client client{*system_, dht_};
+  auto wait = config_.dht.wait_timeout * 4 + config_.transport.connect_timeout;
+  return client.bootstrap(wait);
 }
 
 size_t node::greet_initial_peers() {

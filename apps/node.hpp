@@ -1,7 +1,7 @@
 #pragma once
 
-#include "runtime/identity.hpp"
 #include "apps/node_config.hpp"
+#include "runtime/identity.hpp"
 #include "runtime/transport/transport.hpp"
 
 #include <caf/actor_system.hpp>
@@ -42,6 +42,13 @@ class node {
   [[nodiscard]] spdlog::logger& log() const noexcept { return *log_; }
   [[nodiscard]] const node_config& config() const noexcept { return config_; }
 
+  /// The node's DHT actor (null unless `[dht] enabled`).
+  [[nodiscard]] const caf::actor& dht() const noexcept { return dht_; }
+
+  /// Bootstraps the DHT through the initial peers; returns the routing
+  /// table size. Blocking.
+  caf::expected<size_t> join_dht();
+
   /// Pings every initial peer once and logs who answered. Returns how many.
   size_t greet_initial_peers();
 
@@ -54,7 +61,12 @@ class node {
   std::shared_ptr<const identity> me_;
   std::shared_ptr<spdlog::logger> log_;
   transport_handle transport_;
+  caf::actor dht_;
 };
+
+/// The actor system settings every colony process uses (io middleman, few
+/// scheduler threads, no CAF console log).
+std::unique_ptr<caf::actor_system_config> make_system_config();
 
 /// Threads of CAF's scheduler: few, so they leave the cores to LibTorch's
 /// compute threads (see DESIGN.md, section 6).

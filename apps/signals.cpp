@@ -1,6 +1,8 @@
 #include "apps/signals.hpp"
 
+#include <cerrno>
 #include <csignal>
+#include <ctime>
 #include <pthread.h>
 
 namespace colony::apps {
@@ -29,6 +31,19 @@ int wait_for_shutdown_signal() {
     // retry: sigwait only fails on EINTR-like conditions
   }
   return sig;
+}
+
+int wait_for_shutdown_signal(long timeout_ms) {
+  auto set = shutdown_set();
+  timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000};
+  for (;;) {
+    auto sig = sigtimedwait(&set, nullptr, &ts);
+    if (sig > 0)
+      return sig;
+    if (errno == EAGAIN)
+      return 0;
+    // EINTR: another signal interrupted the wait; wait again
+  }
 }
 
 } // namespace colony::apps

@@ -9,4 +9,8 @@ void block_shutdown_signals();
 /// Waits until SIGINT or SIGTERM arrives; returns its number.
 int wait_for_shutdown_signal();
 
+/// Waits up to `timeout_ms` for SIGINT or SIGTERM; returns its number, or 0
+/// if none arrived in time.
+int wait_for_shutdown_signal(long timeout_ms);
+
 } // namespace colony::apps

@@ -51,6 +51,9 @@ using store_atom = caf::atom_constant<caf::atom("dht_store")>;
 using get_atom = caf::atom_constant<caf::atom("dht_get")>;
 /// (bootstrap_atom) -> size_t routing table size, or error
 using bootstrap_atom = caf::atom_constant<caf::atom("dht_boot")>;
+/// (nearest_atom, string id_hex, size_t k) -> vector<string> peer ids of the
+/// k nodes nearest the id, found by a lookup
+using nearest_atom = caf::atom_constant<caf::atom("dht_near")>;
 /// (stats_atom) -> dht_stats
 using stats_atom = caf::atom_constant<caf::atom("dht_stats")>;
 /// Internal: periodic bucket refresh.

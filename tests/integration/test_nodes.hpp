@@ -5,6 +5,7 @@
 
 #include "apps/child_process.hpp"
 #include "apps/node.hpp"
+#include "messages/envelope.hpp"
 #include "messages/error.hpp"
 #include "runtime/transport/transport_atoms.hpp"
 
