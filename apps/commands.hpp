@@ -22,6 +22,9 @@ void add_ping_command(CLI::App& app);
 /// `colony dht`, `colony dht-store`, `colony dht-get`
 void add_dht_commands(CLI::App& app);
 
+/// `colony bench dht [--peers N] [--keys K] [--failure-rate F] [--json]`
+void add_bench_dht_command(CLI::App& bench);
+
 /// `colony bench transport [--json]`
 void add_bench_transport_command(CLI::App& bench);
 

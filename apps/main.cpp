@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
       "bench", "benchmarks; each prints one JSON line with its baseline");
   bench->require_subcommand(1);
   colony::apps::add_bench_transport_command(*bench);
+  colony::apps::add_bench_dht_command(*bench);
   colony::apps::add_bench_compression_command(*bench);
   CLI11_PARSE(app, argc, argv);
   return 0;

@@ -39,8 +39,11 @@ constexpr std::chrono::milliseconds connect_backoff_cap{30000};
 /// reference, so their own part is small; Cap'n Proto's default of 1024
 /// words would zero 8 KiB per frame.
 constexpr capnp::uint frame_first_segment_words = 64;
-/// Bytes one socket read may deliver (per connection buffer).
-constexpr size_t read_chunk_bytes = 128 * 1024;
+/// Bytes one socket read may deliver, per connection: reads start small (a
+/// DHT node keeps many quiet connections) and grow while reads come back
+/// full (bulk transfers), up to the maximum.
+constexpr size_t min_read_chunk_bytes = 4 * 1024;
+constexpr size_t max_read_chunk_bytes = 128 * 1024;
 /// Heartbeat/timeout checks run this often at most.
 constexpr std::chrono::milliseconds min_tick{20};
 
@@ -80,6 +83,7 @@ struct connection {
   frame_reader reader;
   outbound_queue out;
   size_t inflight = 0; ///< bytes handed to CAF, not yet written
+  size_t read_chunk = min_read_chunk_bytes;
   clock_type::time_point opened;
   clock_type::time_point last_received;
   clock_type::time_point last_sent;
@@ -250,8 +254,8 @@ class transport_impl {
     self_->ack_writes(hdl, true);
     // Read whatever has arrived, up to a chunk: one read can carry several
     // small frames, or a header with its body.
-    self_->configure_read(hdl,
-                          caf::io::receive_policy::at_most(read_chunk_bytes));
+    self_->configure_read(
+        hdl, caf::io::receive_policy::at_most(min_read_chunk_bytes));
     capnp::MallocMessageBuilder msg{frame_first_segment_words};
     c.hs->write_hello(msg.initRoot<wire::Frame>().initHello());
     send_frame(c, msg);
@@ -337,6 +341,12 @@ class transport_impl {
       return;
     c->last_received = clock_type::now();
     auto hdl = c->hdl;
+    if (msg.buf.size() == c->read_chunk &&
+        c->read_chunk < max_read_chunk_bytes) {
+      c->read_chunk *= 2;
+      self_->configure_read(hdl,
+                            caf::io::receive_policy::at_most(c->read_chunk));
+    }
     auto res = c->reader.feed(msg.buf.data(), msg.buf.size());
     if (res) {
       for (auto& frame : *res) {
