@@ -19,7 +19,7 @@ void add_run_command(CLI::App& app);
 /// `colony ping ADDR [--count N] [--json]`
 void add_ping_command(CLI::App& app);
 
-/// `colony dht`, `colony dht-store`, `colony dht-get`
+/// `colony dht`, `colony dht-store`, `colony dht-get`, `colony experts`
 void add_dht_commands(CLI::App& app);
 
 /// `colony bench dht [--peers N] [--keys K] [--failure-rate F] [--json]`

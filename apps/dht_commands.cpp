@@ -1,4 +1,5 @@
 #include "actors/dht/dht_client.hpp"
+#include "actors/moe/expert_directory.hpp"
 #include "apps/commands.hpp"
 #include "apps/json_text.hpp"
 #include "apps/node.hpp"
@@ -204,9 +205,65 @@ int run_get(const get_args& args) {
   return res->found ? 0 : 1;
 }
 
+// -- colony experts
+// --------------------------------------------------------------
+
+struct experts_args {
+  dht_common_args common;
+  std::string prefix;
+  bool json = false;
+};
+
+int run_experts(const experts_args& args) {
+  if (args.prefix.empty()) {
+    std::cerr << "colony experts: name a prefix to list, e.g. 'ffn.' (the "
+                 "DHT cannot enumerate all keys)"
+              << std::endl;
+    return 2;
+  }
+  auto n = join_as_client(args.common);
+  if (!n) {
+    std::cerr << "colony experts: " << describe(n.error()) << std::endl;
+    return 1;
+  }
+  dht::dht_client client{(*n)->system(), (*n)->dht()};
+  auto experts =
+      moe::list_experts(client, args.prefix, op_timeout(args.common));
+  if (!experts) {
+    std::cerr << "colony experts: " << describe(experts.error()) << std::endl;
+    return is_error(experts.error(), errc::invalid_argument) ? 2 : 1;
+  }
+  if (args.json) {
+    std::string out = "[";
+    for (size_t i = 0; i < experts->size(); ++i) {
+      auto& e = (*experts)[i];
+      out += (i ? "," : "") + std::string{"{\"uid\":"} + json_string(e.uid) +
+             ",\"peer_id\":" + json_string(e.peer_id) +
+             ",\"address\":" + json_string(e.address) + "}";
+    }
+    std::cout << out << "]" << std::endl;
+  } else {
+    for (auto& e : *experts)
+      std::printf("%s\t%s\t%s\n", e.uid.c_str(), e.address.c_str(),
+                  e.peer_id.c_str());
+    std::fprintf(stderr, "%zu experts under %s\n", experts->size(),
+                 args.prefix.c_str());
+  }
+  return 0;
+}
+
 } // namespace
 
 void add_dht_commands(CLI::App& app) {
+  {
+    auto args = std::make_shared<experts_args>();
+    auto* cmd =
+        app.add_subcommand("experts", "list experts declared in the DHT");
+    add_common_flags(cmd, args->common);
+    cmd->add_option("prefix", args->prefix, "uid prefix, e.g. 'ffn.'");
+    cmd->add_flag("--json", args->json, "print one JSON line");
+    cmd->callback([args] { exit_with(run_experts(*args)); });
+  }
   {
     auto args = std::make_shared<dht_args>();
     auto* cmd = app.add_subcommand("dht", "run a DHT node");

@@ -1,6 +1,8 @@
 #include "actors/dht/dht_client.hpp"
 #include "actors/dht/dht_id.hpp"
 #include "actors/dht/record_validator.hpp"
+#include "actors/moe/expert_directory.hpp"
+#include "actors/moe/expert_uid.hpp"
 #include "apps/dht_swarm.hpp"
 #include "apps/node.hpp"
 #include "test_nodes.hpp"
@@ -10,6 +12,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 using namespace colony;
 using namespace colony::dht;
@@ -257,4 +260,53 @@ TEST(dht, new_neighbour_receives_the_keys_it_should_hold) {
   std::this_thread::sleep_for(500ms);
   // With 7 nodes and 5 replicas, the newcomer should hold most keys.
   EXPECT_GT(f.client(*added).stats(5s)->storage_size, 10u);
+}
+
+TEST(dht, declared_experts_are_listed_found_and_beam_searched) {
+  swarm_fixture f{8};
+  auto server = f.client(3);
+  std::vector<std::string> uids;
+  std::mt19937 rng{9};
+  std::set<std::string> taken;
+  while (uids.size() < 120) {
+    auto uid = "ffn." + std::to_string(rng() % 8) + "." +
+               std::to_string(rng() % 8) + "." + std::to_string(rng() % 8);
+    if (taken.insert(uid).second)
+      uids.push_back(uid);
+  }
+  auto declared = moe::declare_experts(server, uids, "12D3KooWServer",
+                                       "127.0.0.1:4000", dht_time() + 60, 30s);
+  ASSERT_TRUE(declared) << describe(declared.error());
+  auto reader = f.client(6);
+  auto listed = moe::list_experts(reader, "ffn.", 30s);
+  ASSERT_TRUE(listed);
+  std::set<std::string> listed_uids;
+  for (auto& e : *listed)
+    listed_uids.insert(e.uid);
+  EXPECT_EQ(listed_uids, taken);
+  auto got = moe::get_experts(reader, {uids[0], "ffn.9.9.9"}, 10s);
+  ASSERT_TRUE(got);
+  ASSERT_TRUE((*got)[0]);
+  EXPECT_EQ((*got)[0]->address, "127.0.0.1:4000");
+  EXPECT_FALSE((*got)[1]);
+  // Beam search through the DHT equals exhaustive search when the beam
+  // covers every active prefix.
+  moe::beam_searcher search{
+      "ffn.", {8, 8, 8}, moe::dht_successor_lookup(reader, 10s)};
+  std::normal_distribution<float> gauss;
+  std::vector<std::vector<float>> scores(3, std::vector<float>(8));
+  for (auto& dim : scores)
+    for (auto& x : dim)
+      x = gauss(rng);
+  auto best = search.find_best_experts(scores, 64);
+  ASSERT_TRUE(best);
+  ASSERT_GE(best->size(), 4u);
+  std::vector<std::pair<double, std::string>> truth;
+  for (auto& uid : uids) {
+    auto parsed = moe::parse_uid(uid);
+    truth.emplace_back(moe::expert_score(scores, parsed->coordinates), uid);
+  }
+  std::sort(truth.rbegin(), truth.rend());
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_EQ((*best)[i].uid, truth[i].second) << i;
 }
