@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -114,6 +115,7 @@ struct pending_call {
   caf::actor notify;             ///< start_call_atom
   std::optional<connection_handle> hdl;
   bool sent = false;
+  clock_type::time_point deadline;
 };
 
 struct backoff_entry {
@@ -137,6 +139,11 @@ struct transport_state {
   std::unordered_map<std::string, backoff_entry> backoff;
   std::unordered_map<uint64_t, pending_call> calls;
   std::unordered_map<std::string, caf::actor> services;
+  /// Deadlines of pending calls, earliest first. One timer message is
+  /// scheduled for the earliest only: a timer per call would wake CAF's
+  /// clock thread on every call.
+  std::set<std::pair<clock_type::time_point, uint64_t>> deadlines;
+  std::optional<clock_type::time_point> timer_due;
 
   static inline const char* name = "colony.transport";
 };
@@ -651,9 +658,44 @@ class transport_impl {
     call.timeout = ms;
     call.promise = std::move(promise);
     call.notify = std::move(notify);
-    self_->delayed_send(self_, ms, call_timeout_atom::value, id);
+    call.deadline = clock_type::now() + ms;
+    st().deadlines.emplace(call.deadline, id);
+    arm_timer();
     route(id);
     return id;
+  }
+
+  /// Makes sure a timer message arrives by the earliest deadline.
+  void arm_timer() {
+    if (st().deadlines.empty())
+      return;
+    auto due = st().deadlines.begin()->first;
+    if (st().timer_due && *st().timer_due <= due)
+      return;
+    st().timer_due = due;
+    auto delay =
+        std::max(clock_type::duration::zero(), due - clock_type::now());
+    self_->delayed_send(self_, delay, call_timeout_atom::value);
+  }
+
+  /// Fails every call whose deadline has passed.
+  void on_call_timer() {
+    st().timer_due.reset();
+    auto now = clock_type::now();
+    while (!st().deadlines.empty() && st().deadlines.begin()->first <= now) {
+      auto id = st().deadlines.begin()->second;
+      st().deadlines.erase(st().deadlines.begin());
+      auto i = st().calls.find(id);
+      if (i == st().calls.end())
+        continue;
+      auto& call = i->second;
+      withdraw(id,
+               make_error(errc::timeout,
+                          "no answer from " + call.address + " (" +
+                              call.service + ") within " +
+                              std::to_string(call.timeout.count()) + " ms"));
+    }
+    arm_timer();
   }
 
   void route(uint64_t id) {
@@ -765,6 +807,7 @@ class transport_impl {
       return;
     auto call = std::move(i->second);
     st().calls.erase(i);
+    st().deadlines.erase({call.deadline, id});
     if (call.hdl)
       if (auto* c = find(*call.hdl)) {
         c->my_calls.erase(id);
@@ -876,16 +919,9 @@ class transport_impl {
         [this](connected_atom, const std::string& key, const caf::error& err) {
           on_connect_failed(key, err);
         },
-        [this](call_timeout_atom, uint64_t id) {
-          auto i = st().calls.find(id);
-          if (i == st().calls.end())
-            return;
-          auto& call = i->second;
-          withdraw(id, make_error(errc::timeout,
-                                  "no answer from " + call.address + " (" +
-                                      call.service + ") within " +
-                                      std::to_string(call.timeout.count()) +
-                                      " ms"));
+        [this](call_timeout_atom) {
+          // A stale timer (an earlier one fired first) re-arms harmlessly.
+          on_call_timer();
         },
         [this](register_service_atom, const std::string& name,
                const caf::actor& handler) { st().services[name] = handler; },
