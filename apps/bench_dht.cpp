@@ -23,6 +23,7 @@ struct bench_dht_args {
   double failure_rate = 0;
   size_t bootstrap_peers = 3;
   uint64_t seed = 1;
+  double idle_timeout = 2.0;
   bool json = false;
 };
 
@@ -51,6 +52,9 @@ int run_bench(const bench_dht_args& args) {
   dht::dht_options opts;
   opts.refresh_period = std::chrono::milliseconds(0);
   transport_options topts;
+  // Many nodes share one process's file descriptors: quiet connections go.
+  topts.idle_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(args.idle_timeout * 1000));
   auto swarm = std::make_unique<dht_swarm>(system, opts, topts, "bench");
   std::mt19937_64 rng{args.seed};
   // Start-up: each node joins through a few random earlier peers.
@@ -187,6 +191,8 @@ void add_bench_dht_command(CLI::App& bench) {
   cmd->add_option("--bootstrap-peers", args->bootstrap_peers,
                   "earlier peers each node joins through");
   cmd->add_option("--seed", args->seed, "random seed");
+  cmd->add_option("--idle-timeout", args->idle_timeout,
+                  "seconds before a quiet connection closes");
   cmd->add_flag("--json", args->json, "print one JSON line");
   cmd->callback([args] { exit_with(run_bench(*args)); });
 }

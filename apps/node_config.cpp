@@ -503,6 +503,10 @@ config_schema make_node_schema() {
         seconds_key([](node_config& c) -> milliseconds& {
           return c.transport.heartbeat_interval;
         }));
+  s.add("transport", "idle_timeout",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.transport.idle_timeout;
+        }));
   s.add("transport", "peer_timeout",
         seconds_key([](node_config& c) -> milliseconds& {
           return c.transport.peer_timeout;

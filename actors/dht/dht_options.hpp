@@ -28,8 +28,6 @@ struct dht_options {
   bool cache_locally = true;
   /// Found values are also cached on the nearest node that lacked them.
   bool cache_nearest = true;
-  /// Cached values are refreshed this long before they expire (seconds).
-  double cache_refresh_before_expiry = 5.0;
   /// Most keys kept in storage (0: no bound); the earliest to expire goes.
   size_t storage_maxsize = 0;
   /// Most keys kept in the cache.

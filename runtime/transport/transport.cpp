@@ -45,6 +45,10 @@ constexpr capnp::uint frame_first_segment_words = 64;
 /// full (bulk transfers), up to the maximum.
 constexpr size_t min_read_chunk_bytes = 4 * 1024;
 constexpr size_t max_read_chunk_bytes = 128 * 1024;
+/// Goodbye reason of a connection closed for idleness. Calls in flight on
+/// it were never served (a node closes only with nothing in flight), so
+/// the caller's side sends them again on a new connection.
+constexpr std::string_view idle_reason = "idle";
 /// Heartbeat/timeout checks run this often at most.
 constexpr std::chrono::milliseconds min_tick{20};
 
@@ -88,6 +92,7 @@ struct connection {
   clock_type::time_point opened;
   clock_type::time_point last_received;
   clock_type::time_point last_sent;
+  clock_type::time_point last_call; ///< last request/response/part frame
   std::unordered_map<uint64_t, assembly> requests_in;
   std::unordered_map<uint64_t, assembly> responses_in;
   size_t assembling_bytes = 0;
@@ -233,7 +238,7 @@ class transport_impl {
       wrote = true;
     }
     if (wrote) {
-      c.last_sent = clock_type::now();
+      c.last_sent = c.last_call = clock_type::now();
       self_->flush(c.hdl);
     }
   }
@@ -248,7 +253,7 @@ class transport_impl {
     c.outbound = outbound;
     c.address_key = std::move(key);
     c.remote_host = self_->remote_addr(hdl);
-    c.opened = c.last_received = c.last_sent = clock_type::now();
+    c.opened = c.last_received = c.last_sent = c.last_call = clock_type::now();
     std::optional<peer_id> expected;
     if (outbound) {
       auto i = st().dial_expect.find(c.address_key);
@@ -470,7 +475,11 @@ class transport_impl {
 
   void on_call_frame(connection& c, wire::Frame::Reader root,
                      const received_frame& frame) {
-    switch (root.which()) {
+    auto kind = root.which();
+    if (kind == wire::Frame::REQUEST || kind == wire::Frame::RESPONSE ||
+        kind == wire::Frame::PART)
+      c.last_call = c.last_received;
+    switch (kind) {
     case wire::Frame::REQUEST: {
       auto req = root.getRequest();
       auto id = req.getCallId();
@@ -568,6 +577,10 @@ class transport_impl {
       return;
     }
     case wire::Frame::GOODBYE:
+      if (root.getGoodbye().getReason() == idle_reason.data()) {
+        retry_after_idle_close(c);
+        return;
+      }
       drop(c.hdl,
            std::string("peer said goodbye: ") +
                root.getGoodbye().getReason().cStr(),
@@ -769,10 +782,32 @@ class transport_impl {
     call.hdl = c.hdl;
     call.sent = true;
     c.my_calls.insert(id);
+    // The call keeps its body (a shared buffer) in case the connection
+    // closes for idleness before the request leaves.
     c.out.push(outbound_message{false, id, call.service,
                                 static_cast<uint32_t>(call.timeout.count()),
-                                std::move(call.body), 0});
+                                call.body, 0});
+    c.last_call = clock_type::now();
     pump(c);
+  }
+
+  /// The peer closed `c` as idle: its calls were not served; send them again
+  /// over a new connection.
+  void retry_after_idle_close(connection& c) {
+    std::vector<uint64_t> ids(c.my_calls.begin(), c.my_calls.end());
+    ids.insert(ids.end(), c.waiting_calls.begin(), c.waiting_calls.end());
+    c.my_calls.clear();
+    c.waiting_calls.clear();
+    auto hdl = c.hdl;
+    drop(hdl, "peer closed the idle connection", true);
+    for (auto id : ids) {
+      auto i = st().calls.find(id);
+      if (i == st().calls.end())
+        continue;
+      i->second.sent = false;
+      i->second.hdl.reset();
+      route(id);
+    }
   }
 
   void on_connected(const std::string& key, int fd) {
@@ -855,6 +890,7 @@ class transport_impl {
   void on_tick() {
     auto now = clock_type::now();
     std::vector<std::pair<connection_handle, std::string>> doomed;
+    std::vector<connection_handle> idle;
     for (auto& [hdl, c] : st().conns) {
       if (!c->established) {
         if (now - c->opened > opts().handshake_timeout)
@@ -872,6 +908,13 @@ class transport_impl {
                      " ms");
         continue;
       }
+      if (opts().idle_timeout.count() > 0 &&
+          now - c->last_call > opts().idle_timeout && c->my_calls.empty() &&
+          c->waiting_calls.empty() && c->serving.empty() && c->out.empty() &&
+          c->requests_in.empty() && c->responses_in.empty()) {
+        idle.push_back(hdl);
+        continue;
+      }
       if (now - c->last_sent >= opts().heartbeat_interval) {
         capnp::MallocMessageBuilder msg{frame_first_segment_words};
         auto hb = msg.initRoot<wire::Frame>().initHeartbeat();
@@ -887,6 +930,13 @@ class transport_impl {
         log().info("dropping {}: {}", c->who(), why);
       drop(hdl, why, true);
     }
+    for (auto hdl : idle)
+      if (auto* c = find(hdl)) {
+        capnp::MallocMessageBuilder msg{frame_first_segment_words};
+        msg.initRoot<wire::Frame>().initGoodbye().setReason(idle_reason.data());
+        send_frame(*c, msg);
+        drop(hdl, std::string{idle_reason}, true);
+      }
   }
 
   caf::behavior make_behavior() {

@@ -26,6 +26,9 @@ struct transport_options {
   /// A peer that sends nothing for this long is disconnected and its
   /// pending calls fail.
   std::chrono::milliseconds peer_timeout{10000};
+  /// A connection with no call for this long is closed (0: never); a call
+  /// racing with the close is sent again on a new connection.
+  std::chrono::milliseconds idle_timeout{60000};
   /// Deadline of an outgoing TCP connect.
   std::chrono::milliseconds connect_timeout{5000};
   /// Deadline of the identity handshake once connected.

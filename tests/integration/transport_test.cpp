@@ -275,3 +275,27 @@ TEST(transport, unreachable_address_fails_fast) {
   ASSERT_FALSE(bad);
   EXPECT_TRUE(is_error(bad.error(), errc::invalid_argument));
 }
+
+TEST(transport, idle_connections_close_and_calls_reconnect) {
+  auto cfg = test_config();
+  cfg.transport.idle_timeout = 300ms;
+  cfg.transport.heartbeat_interval = 100ms;
+  auto a = start_node(cfg);
+  auto b = start_node(cfg);
+  ASSERT_TRUE(a && b);
+  register_service(*b, "silent", b->system().spawn(silent_service));
+  ASSERT_TRUE(ping_once(a->system(), a->transport(), b->address(), 0, 5s));
+  EXPECT_EQ(connections(*a), 1u);
+  // A call in flight keeps its connection open past the idle timeout.
+  auto res = call(*a, b->address(), "silent", make_ping_request(0), 800ms);
+  EXPECT_TRUE(is_error(res.error(), errc::timeout)) << describe(res.error());
+  std::this_thread::sleep_for(800ms);
+  EXPECT_EQ(connections(*a), 0u);
+  EXPECT_EQ(connections(*b), 0u);
+  // Calls after the close open a new connection, many times over.
+  for (int i = 0; i < 20; ++i) {
+    auto r = ping_once(a->system(), a->transport(), b->address(), 0, 5s);
+    ASSERT_TRUE(r) << i << ": " << describe(r.error());
+    std::this_thread::sleep_for(std::chrono::milliseconds(i * 20));
+  }
+}

@@ -331,7 +331,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 29u);
+  EXPECT_EQ(keys.size(), 30u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes"})
