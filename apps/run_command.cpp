@@ -58,7 +58,15 @@ int run_node(const run_args& args) {
               << std::endl;
     return 1;
   }
-  nd.greet_initial_peers();
+  if (config->dht_enabled && !config->initial_peers.empty()) {
+    auto joined = nd.join_dht();
+    if (!joined) {
+      nd.log().error("cannot join the DHT: {}", describe(joined.error()));
+      return 1;
+    }
+  } else {
+    nd.greet_initial_peers();
+  }
   auto sig = wait_for_shutdown_signal();
   nd.log().info("received signal {}, shutting down", sig);
   n->reset();
