@@ -56,6 +56,8 @@ using bootstrap_atom = caf::atom_constant<caf::atom("dht_boot")>;
 using nearest_atom = caf::atom_constant<caf::atom("dht_near")>;
 /// (stats_atom) -> dht_stats
 using stats_atom = caf::atom_constant<caf::atom("dht_stats")>;
+/// Internal: fetch a cached key again before it expires.
+using cache_refresh_atom = caf::atom_constant<caf::atom("dht_cref")>;
 /// Internal: periodic bucket refresh.
 using refresh_atom = caf::atom_constant<caf::atom("dht_ref")>;
 

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 namespace colony::dht {
@@ -30,6 +31,9 @@ double dht_time() {
 }
 
 namespace {
+
+/// Most cached keys with a pending refresh.
+constexpr size_t max_cache_refreshes = 10000;
 
 /// Name of the transport service DHT nodes answer on.
 constexpr const char* dht_service = "dht";
@@ -81,6 +85,8 @@ struct dht_state {
            std::vector<std::function<void(get_result)>>>
       gets_in_flight;
   std::unordered_map<peer_id, blacklist_entry> blacklist;
+  /// Cached keys with a refresh scheduled.
+  std::set<std::string> refresh_queue;
   dht_stats stats;
 
   static inline const char* name = "colony.dht_node";
@@ -418,6 +424,8 @@ class dht_impl {
     auto key_id = dht_id::of_key(key);
     auto local = local_get(key_id, key);
     if (local.found && !latest) {
+      if (!st().storage->get(key_id, dht_time()))
+        schedule_cache_refresh(key, local.expiration);
       deliver(strip(key, std::move(local)));
       return;
     }
@@ -440,6 +448,27 @@ class dht_impl {
                    for (auto& deliver : callers)
                      deliver(stripped);
                  });
+  }
+
+  /// A value read from the cache is fetched again shortly before it
+  /// expires, so readers keep finding a fresh copy locally (hivemind's
+  /// cache refresh). Each key is queued once.
+  void schedule_cache_refresh(const std::string& key, double expiration) {
+    if (st().refresh_queue.size() >= max_cache_refreshes ||
+        !st().refresh_queue.insert(key).second)
+      return;
+    auto due = expiration - opts().cache_refresh_before_expiry - dht_time();
+    auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(std::max(0.0, due)));
+    self_->delayed_send(self_, delay, cache_refresh_atom::value, key);
+  }
+
+  void refresh_cached(const std::string& key) {
+    st().refresh_queue.erase(key);
+    auto key_id = dht_id::of_key(key);
+    if (!st().cache->get(key_id, dht_time()))
+      return; // gone already: the next reader looks it up anew
+    get_one(key, true, [](get_result) {});
   }
 
   /// The up to `k` nodes nearest `target` in the swarm (this one included
@@ -803,6 +832,9 @@ class dht_impl {
           s.storage_size = st().storage->size(now);
           s.cache_size = st().cache->size(now);
           return s;
+        },
+        [this](cache_refresh_atom, const std::string& key) {
+          refresh_cached(key);
         },
         [this](refresh_atom) {
           refresh();

@@ -28,6 +28,9 @@ struct dht_options {
   bool cache_locally = true;
   /// Found values are also cached on the nearest node that lacked them.
   bool cache_nearest = true;
+  /// A cached value that was read is fetched again this long before it
+  /// expires (seconds).
+  double cache_refresh_before_expiry = 5.0;
   /// Most keys kept in storage (0: no bound); the earliest to expire goes.
   size_t storage_maxsize = 0;
   /// Most keys kept in the cache.

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string_view>
+#include <unordered_set>
 #include <utility>
 
 namespace colony::moe {
@@ -300,83 +302,176 @@ void beam_searcher::start_beams(search_state& state,
   }
 }
 
-std::vector<std::vector<expert_info>>
-beam_searcher::run(std::vector<sample_state>& samples, size_t beam_size) {
+namespace {
+
+// An entry of a sample's open list: a prefix not yet expanded, keyed by an
+// upper bound on the scores below it, or an expert keyed by its exact score.
+struct open_item {
+  double key;                // rank key: bound or exact score
+  std::vector<int> coords;   // the prefix's or expert's coordinates
+  const std::string* prefix; // null for experts
+  size_t candidate;          // for experts: index into the sample's candidates
+};
+
+// Best first: higher key, then smaller coordinates. A prefix's coordinates
+// are a proper prefix of those of every expert below it, so a prefix comes
+// before every expert below it that has the same key: an expert at the front
+// ranks before, or equal to, everything still below any open prefix.
+struct open_order {
+  bool operator()(const open_item& a, const open_item& b) const {
+    if (a.key != b.key)
+      return a.key > b.key;
+    return a.coords < b.coords;
+  }
+};
+
+} // namespace
+
+// One sample of an exact (A*) search.
+struct beam_searcher::astar_sample {
+  const std::vector<std::vector<float>>* scores = nullptr;
+  // Per dimension, the highest non-NaN score (-inf if none).
+  std::vector<double> max_score;
+  std::set<open_item, open_order> open;
+  // Prefix strings of the open list (node-based: pointers stay valid).
+  std::unordered_set<std::string> prefixes;
+  struct found {
+    const successor* expert;
+    size_t depth; // depth of the dictionary it came from; deeper is better
+  };
+  std::vector<found> candidates;
+  std::unordered_map<std::string_view, size_t> seen;
+  std::vector<size_t> final;     // candidates, best first
+  std::vector<open_item> expand; // prefixes chosen this round
+  bool done = false;
+
+  double bound(const std::vector<int>& coords) const {
+    double b = 0;
+    for (size_t d = 0; d < coords.size(); ++d)
+      b += static_cast<double>((*scores)[d][static_cast<size_t>(coords[d])]);
+    if (std::isnan(b)) // every expert below scores NaN and ranks lowest
+      return -std::numeric_limits<double>::infinity();
+    // Left to right, like expert_score: rounding is monotone, so the bound
+    // is at least the score of every expert below.
+    for (size_t d = coords.size(); d < max_score.size(); ++d)
+      b += max_score[d];
+    return std::isnan(b) ? std::numeric_limits<double>::infinity() : b;
+  }
+
+  void push_prefix(std::string prefix, std::vector<int> coords) {
+    auto key = bound(coords);
+    auto* text = &*prefixes.insert(std::move(prefix)).first;
+    open.insert(open_item{key, std::move(coords), text, 0});
+  }
+
+  void add_candidate(const successor& expert, size_t depth) {
+    auto [i, added] = seen.emplace(expert.info.uid, candidates.size());
+    if (!added) {
+      if (depth > candidates[i->second].depth)
+        candidates[i->second] = found{&expert, depth};
+      return;
+    }
+    candidates.push_back(found{&expert, depth});
+    open.insert(open_item{rank_key(expert_score(*scores, expert.coordinates)),
+                          expert.coordinates, nullptr, i->second});
+  }
+
+  // Finalizes experts at the front of the open list, then picks up to
+  // `beam_size` prefixes to expand: in order, while fewer than `k` known
+  // experts rank before them.
+  void select(size_t k, size_t beam_size) {
+    expand.clear();
+    while (final.size() < k && !open.empty() && !open.begin()->prefix) {
+      final.push_back(open.begin()->candidate);
+      open.erase(open.begin());
+    }
+    if (final.size() >= k || open.empty()) {
+      done = true;
+      return;
+    }
+    size_t ahead = final.size();
+    for (auto i = open.begin(); i != open.end();) {
+      if (!i->prefix) {
+        if (++ahead >= k)
+          break;
+        ++i;
+        continue;
+      }
+      expand.push_back(*i);
+      i = open.erase(i);
+      if (expand.size() >= beam_size)
+        break;
+    }
+  }
+};
+
+std::vector<std::vector<expert_info>> beam_searcher::run(
+    const std::vector<const std::vector<std::vector<float>>*>& sample_scores,
+    size_t beam_size) {
   search_state state;
   state.now = now();
-  start_beams(state, samples, beam_size);
   auto dims = grid_size_.size();
-  for (size_t level = 1; level < dims; ++level) {
-    std::vector<std::string> prefixes;
-    for (auto& sample : samples)
-      for (auto& node : sample.beam)
-        prefixes.push_back(node.prefix);
-    resolve(state, prefixes);
-    bool last = level + 1 == dims;
+  std::vector<astar_sample> samples(sample_scores.size());
+  for (size_t s = 0; s < samples.size(); ++s) {
+    auto& sample = samples[s];
+    sample.scores = sample_scores[s];
+    for (auto& dim : *sample.scores) {
+      auto best = -std::numeric_limits<double>::infinity();
+      for (auto x : dim)
+        if (!std::isnan(x))
+          best = std::max(best, static_cast<double>(x));
+      sample.max_score.push_back(best);
+    }
+    sample.push_prefix(uid_prefix_, {});
+  }
+  for (;;) {
+    // One round: every unfinished sample picks its best open prefixes; the
+    // union is looked up in one call.
+    std::vector<std::string> ask;
     for (auto& sample : samples) {
-      // Children as (score, parent, coordinate): strings only for the kept.
-      struct child {
-        double score;
-        size_t parent;
-        int coordinate;
-      };
-      std::vector<child> children;
-      auto& scores = (*sample.scores)[level];
-      for (size_t p = 0; p < sample.beam.size(); ++p) {
-        auto* successors = state.active(sample.beam[p].prefix);
-        if (!successors)
+      if (sample.done)
+        continue;
+      sample.select(beam_size, beam_size);
+      for (auto& item : sample.expand)
+        ask.push_back(*item.prefix);
+    }
+    if (ask.empty())
+      break;
+    resolve(state, ask);
+    for (auto& sample : samples) {
+      for (auto& item : sample.expand) {
+        auto& prefix = *item.prefix;
+        auto depth = item.coords.size();
+        auto* successors = state.active(prefix);
+        if (!successors) {
+          // Root missing: probe the first dimension's prefixes, best first
+          // (hivemind's fallback). A one-dimensional grid has none.
+          if (depth == 0 && dims > 1)
+            for (int c = 0; c < grid_size_[0]; ++c)
+              sample.push_prefix(child_prefix(prefix, c), {c});
           continue;
+        }
         for (auto& expert : *successors) {
-          sample.add_candidate(expert);
-          if (!last)
-            children.push_back(
-                child{sample.beam[p].score + scores[expert.coordinate], p,
-                      expert.coordinate});
+          // Every entry names an expert below it: an exact candidate.
+          sample.add_candidate(expert, depth);
+          if (depth + 1 < dims) {
+            auto coords = item.coords;
+            coords.push_back(expert.coordinate);
+            sample.push_prefix(child_prefix(prefix, expert.coordinate),
+                               std::move(coords));
+          }
         }
       }
-      std::vector<beam_node> beam;
-      if (!last) {
-        auto& parents = sample.beam;
-        auto keep = std::min(beam_size, children.size());
-        std::partial_sort(children.begin(), children.begin() + keep,
-                          children.end(), [&](const child& a, const child& b) {
-                            auto ka = rank_key(a.score);
-                            auto kb = rank_key(b.score);
-                            if (ka != kb)
-                              return ka > kb;
-                            auto& ca = parents[a.parent].coordinates;
-                            auto& cb = parents[b.parent].coordinates;
-                            if (ca != cb)
-                              return ca < cb;
-                            return a.coordinate < b.coordinate;
-                          });
-        beam.reserve(keep);
-        for (size_t i = 0; i < keep; ++i) {
-          auto& parent = parents[children[i].parent];
-          auto coords = parent.coordinates;
-          coords.push_back(children[i].coordinate);
-          beam.push_back(
-              beam_node{children[i].score, std::move(coords),
-                        child_prefix(parent.prefix, children[i].coordinate)});
-        }
-      }
-      sample.beam = std::move(beam);
+      sample.expand.clear();
     }
   }
   std::vector<std::vector<expert_info>> results;
   results.reserve(samples.size());
   for (auto& sample : samples) {
-    auto& found = sample.candidates;
-    auto keep = std::min(beam_size, found.size());
-    std::partial_sort(found.begin(), found.begin() + keep, found.end(),
-                      [](const candidate& a, const candidate& b) {
-                        return ranks_before(a.score, a.expert->coordinates,
-                                            b.score, b.expert->coordinates);
-                      });
     std::vector<expert_info> best;
-    best.reserve(keep);
-    for (size_t i = 0; i < keep; ++i)
-      best.push_back(found[i].expert->info);
+    best.reserve(sample.final.size());
+    for (auto i : sample.final)
+      best.push_back(sample.candidates[i].expert->info);
     results.push_back(std::move(best));
   }
   return results;
@@ -431,21 +526,19 @@ caf::expected<std::vector<expert_info>> beam_searcher::find_best_experts(
     const std::vector<std::vector<float>>& grid_scores, size_t beam_size) {
   if (auto err = check_scores(grid_scores, beam_size))
     return err;
-  std::vector<sample_state> samples(1);
-  samples[0].scores = &grid_scores;
-  return std::move(run(samples, beam_size).front());
+  return std::move(run({&grid_scores}, beam_size).front());
 }
 
 caf::expected<std::vector<std::vector<expert_info>>>
 beam_searcher::batch_find_best_experts(
     const std::vector<std::vector<std::vector<float>>>& grid_scores,
     size_t beam_size) {
-  std::vector<sample_state> samples(grid_scores.size());
+  std::vector<const std::vector<std::vector<float>>*> samples;
   for (size_t s = 0; s < grid_scores.size(); ++s) {
     if (auto err = check_scores(grid_scores[s], beam_size))
       return make_error(errc::invalid_argument, "sample " + std::to_string(s) +
                                                     ": " + error_reason(err));
-    samples[s].scores = &grid_scores[s];
+    samples.push_back(&grid_scores[s]);
   }
   if (samples.empty())
     return std::vector<std::vector<expert_info>>{};

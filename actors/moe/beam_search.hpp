@@ -54,26 +54,30 @@ struct beam_search_options {
   std::function<double()> clock;
 };
 
-/// Beam search over a grid of experts declared in the DHT (see
-/// `expert_declaration.hpp`), as hivemind's MoE client does it: given one
-/// score per coordinate of each grid dimension, find the active experts with
-/// the highest total score, the sum over dimensions of their coordinate's
-/// score.
+/// Search over a grid of experts declared in the DHT (see
+/// `expert_declaration.hpp`), in the spirit of hivemind's MoE client: given
+/// one score per coordinate of each grid dimension, find the active experts
+/// with the highest total score, the sum over dimensions of their
+/// coordinate's score.
 ///
-/// The search starts from the root prefix's dictionary (one lookup), keeps
-/// the `beam_size` best active prefixes of the first dimension, looks up all
-/// of them in one batch, keeps the `beam_size` best of their successors, and
-/// so on: one lookup per grid dimension. Every expert record seen on the way
-/// (each dictionary entry names an expert below it) is a candidate; the
-/// result is the `beam_size` best candidates. If the root prefix is not found
-/// (lookup failed or a server that does not declare it), the first beam is
-/// probed as hivemind does: first-dimension prefixes in order of score, in
-/// batches, until `beam_size` of them are active.
-///
-/// Like any beam search this is a heuristic: an expert whose prefix falls
-/// out of the beam is missed. The result is exact when `beam_size` is at
-/// least the number of active prefixes of every level, or when earlier
-/// dimensions dominate the scores.
+/// The search is exact: its result is the `beam_size` best of all declared
+/// experts, as an exhaustive search would rank them (given lookups that
+/// return everything declared). It is a best-first (A*) search over the
+/// prefix tree. An open prefix is keyed by an upper bound on the scores of
+/// the experts below it: the scores of its coordinates plus, per remaining
+/// dimension, the highest score of that dimension. A found expert is keyed
+/// by its exact score; every dictionary entry names an expert below it, so
+/// each entry read is such a candidate. Each round takes the best open
+/// prefixes, at most `beam_size` of them and only while fewer than
+/// `beam_size` found experts rank before them, and looks all of them up in
+/// one call; their active successors become open prefixes (and candidates).
+/// An expert that ranks before every open prefix is final; the search stops
+/// once `beam_size` experts are final or nothing is open. The first round
+/// looks up the root prefix, which lists the first dimension. If the root is
+/// not found (lookup failed, or a server that does not declare it), the
+/// first-dimension prefixes are probed best first, `beam_size` per round, as
+/// hivemind does. The number of rounds depends on the scores: typically a
+/// handful when they are random.
 ///
 /// Ranking: higher score first; NaN scores rank lowest; ties go to the
 /// smaller coordinates (compared dimension by dimension).
@@ -128,15 +132,16 @@ class beam_searcher {
 
   /// Returns up to `beam_size` active experts with the highest total score,
   /// best first, for one sample's `grid_scores` (as in `get_initial_beam`).
-  /// Calls the lookup at most once per grid dimension while the root prefix
-  /// is found.
+  /// Calls the lookup once per round (see the class comment), asking at most
+  /// `beam_size` prefixes per call.
   [[nodiscard]] caf::expected<std::vector<expert_info>>
   find_best_experts(const std::vector<std::vector<float>>& grid_scores,
                     size_t beam_size);
 
   /// `find_best_experts` for each sample of `grid_scores[sample][dim][i]`,
-  /// with one lookup per step for the union of the samples' prefixes. Each
-  /// sample's result equals what `find_best_experts` would return for it.
+  /// with one lookup per round for the union of the prefixes the unfinished
+  /// samples expand. Each sample's result equals what `find_best_experts`
+  /// would return for it.
   [[nodiscard]] caf::expected<std::vector<std::vector<expert_info>>>
   batch_find_best_experts(
       const std::vector<std::vector<std::vector<float>>>& grid_scores,
@@ -158,14 +163,16 @@ class beam_searcher {
  private:
   struct search_state;
   struct sample_state;
+  struct astar_sample;
 
   caf::error check_scores(const std::vector<std::vector<float>>& scores,
                           size_t beam_size) const;
   void resolve(search_state& state, const std::vector<std::string>& prefixes);
   void start_beams(search_state& state, std::vector<sample_state>& samples,
                    size_t beam_size);
-  std::vector<std::vector<expert_info>> run(std::vector<sample_state>& samples,
-                                            size_t beam_size);
+  std::vector<std::vector<expert_info>>
+  run(const std::vector<const std::vector<std::vector<float>>*>& samples,
+      size_t beam_size);
   void remember_inactive(const std::string& prefix, double now);
   double now() const;
 

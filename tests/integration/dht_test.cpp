@@ -310,3 +310,25 @@ TEST(dht, declared_experts_are_listed_found_and_beam_searched) {
   for (size_t i = 0; i < 4; ++i)
     EXPECT_EQ((*best)[i].uid, truth[i].second) << i;
 }
+
+TEST(dht, cached_values_are_refreshed_before_they_expire) {
+  auto opts = fast_options();
+  opts.cache_refresh_before_expiry = 2.5;
+  swarm_fixture f{12, opts};
+  auto now = dht_time();
+  ASSERT_TRUE(*f.client(0).store(
+      store_request{"news", {}, false, "old", now + 3.0}, 10s));
+  // A reader that holds no replica: it answers from its cache.
+  size_t reader = 0;
+  for (size_t i = 1; i < 12 && reader == 0; ++i)
+    if (f.client(i).stats(5s)->storage_size == 0)
+      reader = i;
+  ASSERT_NE(reader, 0u);
+  EXPECT_EQ(f.client(reader).get("news", false, 10s)->value, "old");
+  ASSERT_TRUE(*f.client(0).store(
+      store_request{"news", {}, false, "new", now + 30.0}, 10s));
+  // Served from the cache, which schedules a refresh at expiry - 2.5 s.
+  EXPECT_EQ(f.client(reader).get("news", false, 10s)->value, "old");
+  std::this_thread::sleep_for(1500ms); // the old copy is still unexpired
+  EXPECT_EQ(f.client(reader).get("news", false, 10s)->value, "new");
+}
