@@ -99,6 +99,7 @@ int run_bench(const bench_dht_args& args) {
             std::chrono::seconds(5))) {
       before.lookups += s->lookups;
       before.requests_sent += s->requests_sent;
+      before.lookup_hops += s->lookup_hops;
     }
   auto timeout = opts.wait_timeout * 10;
   op_stats stores, gets;
@@ -134,6 +135,7 @@ int run_bench(const bench_dht_args& args) {
               std::chrono::seconds(5))) {
         after.lookups += s->lookups;
         after.requests_sent += s->requests_sent;
+        after.lookup_hops += s->lookup_hops;
       }
   auto lookups =
       after.lookups > before.lookups ? after.lookups - before.lookups : 0;
@@ -143,6 +145,12 @@ int run_bench(const bench_dht_args& args) {
   double requests_per_lookup = lookups == 0 ? 0
                                             : static_cast<double>(requests) /
                                                   static_cast<double>(lookups);
+  auto hops = after.lookup_hops > before.lookup_hops
+                  ? after.lookup_hops - before.lookup_hops
+                  : 0;
+  double hops_per_lookup =
+      lookups == 0 ? 0
+                   : static_cast<double>(hops) / static_cast<double>(lookups);
   auto rate = [](const op_stats& s) {
     return s.total == 0
                ? 0.0
@@ -156,13 +164,13 @@ int run_bench(const bench_dht_args& args) {
         "\"p99_ms\":%.2f},"
         "\"get\":{\"success_rate\":%.4f,\"mean_ms\":%.2f,\"p50_ms\":%.2f,"
         "\"p99_ms\":%.2f},"
-        "\"requests_per_lookup\":%.2f,"
+        "\"requests_per_lookup\":%.2f,\"hops_per_lookup\":%.2f,"
         "\"hivemind_published_1024_peers\":{\"startup_s\":105,"
         "\"store_mean_ms\":14.9,\"get_mean_ms\":6.6,\"success_rate\":1.0}}\n",
         args.peers, args.keys, args.failure_rate, victims.size(), startup_s,
         rate(stores), stores.mean(), median(stores.ms),
         quantile(stores.ms, 0.99), rate(gets), gets.mean(), median(gets.ms),
-        quantile(gets.ms, 0.99), requests_per_lookup);
+        quantile(gets.ms, 0.99), requests_per_lookup, hops_per_lookup);
   } else {
     std::printf("%zu peers started in %.2f s; %zu killed during the run\n",
                 args.peers, startup_s, victims.size());
@@ -170,7 +178,8 @@ int run_bench(const bench_dht_args& args) {
                 100 * rate(stores), stores.mean(), quantile(stores.ms, 0.99));
     std::printf("get:   %.2f%% ok, mean %.2f ms, p99 %.2f ms\n",
                 100 * rate(gets), gets.mean(), quantile(gets.ms, 0.99));
-    std::printf("requests per lookup: %.2f\n", requests_per_lookup);
+    std::printf("requests per lookup: %.2f, hops per lookup: %.2f\n",
+                requests_per_lookup, hops_per_lookup);
   }
   swarm.reset();
   return 0;

@@ -40,6 +40,7 @@ struct dht_stats {
   size_t storage_size = 0;
   size_t cache_size = 0;
   size_t lookups = 0;
+  size_t lookup_hops = 0; ///< summed over finished lookups
   size_t requests_sent = 0;
   size_t requests_failed = 0;
 };

@@ -374,6 +374,7 @@ class dht_impl {
     i->second.finished = true;
     auto lk = std::move(i->second);
     st().lookups.erase(i);
+    st().stats.lookup_hops += lk.walk->hops();
     if (lk.on_done)
       lk.on_done(lk);
   }

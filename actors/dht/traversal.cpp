@@ -1,5 +1,7 @@
 #include "actors/dht/traversal.hpp"
 
+#include <algorithm>
+
 namespace colony::dht {
 
 traversal::traversal(const dht_id& target, size_t beam_size,
@@ -8,10 +10,12 @@ traversal::traversal(const dht_id& target, size_t beam_size,
   // nop
 }
 
-void traversal::add_candidates(const std::vector<node_ref>& nodes) {
+void traversal::add_candidates(const std::vector<node_ref>& nodes, size_t hop) {
   for (auto& n : nodes)
-    if (seen_.insert(n.id).second)
+    if (seen_.insert(n.id).second) {
       candidates_.emplace(distance(n.id, target_), n);
+      hop_of_.emplace(n.id, hop);
+    }
 }
 
 bool traversal::worth_asking(const dht_id& d) const {
@@ -40,7 +44,9 @@ void traversal::on_response(const node_ref& from,
     --in_flight_;
   seen_.insert(from.id);
   responded_.emplace(distance(from.id, target_), from);
-  add_candidates(nearest);
+  auto hop = hop_of_.count(from.id) ? hop_of_[from.id] : 1;
+  hops_ = std::max(hops_, hop);
+  add_candidates(nearest, hop + 1);
 }
 
 void traversal::on_failure(const dht_id&) {

@@ -19,8 +19,10 @@ class traversal {
  public:
   traversal(const dht_id& target, size_t beam_size, size_t parallel) noexcept;
 
-  /// Adds nodes to consider (duplicates and known nodes are ignored).
-  void add_candidates(const std::vector<node_ref>& nodes);
+  /// Adds nodes to consider (duplicates and known nodes are ignored);
+  /// `hop` counts the requests between us and where we heard of them (1
+  /// for our own routing table).
+  void add_candidates(const std::vector<node_ref>& nodes, size_t hop = 1);
 
   /// Nodes to query now; they count as in flight until answered or failed.
   [[nodiscard]] std::vector<node_ref> next_requests();
@@ -38,6 +40,8 @@ class traversal {
   [[nodiscard]] std::vector<node_ref> nearest_responded(size_t n) const;
 
   [[nodiscard]] size_t in_flight() const noexcept { return in_flight_; }
+  /// Hops to the farthest node that answered: the depth of the lookup.
+  [[nodiscard]] size_t hops() const noexcept { return hops_; }
   [[nodiscard]] size_t requests_sent() const noexcept { return sent_; }
   [[nodiscard]] const dht_id& target() const noexcept { return target_; }
 
@@ -53,6 +57,8 @@ class traversal {
   std::map<dht_id, node_ref> candidates_; ///< by distance, not yet asked
   std::map<dht_id, node_ref> responded_;  ///< by distance
   std::set<dht_id> seen_;                 ///< node ids ever added
+  std::map<dht_id, size_t> hop_of_;       ///< node id -> hop it was heard at
+  size_t hops_ = 0;
 };
 
 } // namespace colony::dht
