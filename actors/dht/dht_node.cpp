@@ -122,6 +122,24 @@ class dht_impl {
     return node_ref{dht_id::of_peer(*id), *id, in.getAddress()};
   }
 
+  /// A store request carrying `items` (into the cache if `in_cache`).
+  envelope store_body(const std::vector<store_request>& items, bool in_cache) {
+    capnp::MallocMessageBuilder msg;
+    auto req = msg.initRoot<wire::DhtRequest>();
+    write_self(req.initSender());
+    auto list = req.initStore(static_cast<unsigned>(items.size()));
+    for (unsigned i = 0; i < items.size(); ++i) {
+      auto& it = items[i];
+      list[i].setKey(bytes_of(it.key));
+      list[i].setSubkey(bytes_of(it.subkey));
+      list[i].setHasSubkey(it.has_subkey);
+      list[i].setValue(bytes_of(it.value));
+      list[i].setExpiration(it.expiration);
+      list[i].setInCache(in_cache);
+    }
+    return to_envelope(msg);
+  }
+
   // -- routing table upkeep
   // ----------------------------------------------------
 
@@ -167,34 +185,21 @@ class dht_impl {
   /// Stores at `n` every local key `n` is now among the nearest to.
   void replicate_to(const node_ref& n) {
     auto now = dht_time();
-    capnp::MallocMessageBuilder msg;
-    auto req = msg.initRoot<wire::DhtRequest>();
-    std::vector<std::tuple<std::string, std::string, bool, std::string, double>>
-        items;
+    std::vector<store_request> items;
     for (auto& [key_id, entry] : st().storage->items(now)) {
       auto nearest = st().table->get_nearest_neighbors(
           key_id, opts().num_replicas, std::optional<dht_id>{n.id});
       if (!nearest.empty() && nearest.size() >= opts().num_replicas &&
           !(distance(n.id, key_id) < distance(nearest.back().id, key_id)))
         continue;
-      for (auto& item : st().storage->records_of(key_id, now))
-        items.emplace_back(item.key, item.subkey, item.has_subkey, item.value,
-                           item.expiration);
+      for (auto& r : st().storage->records_of(key_id, now))
+        items.push_back(store_request{r.key, r.subkey, r.has_subkey, r.value,
+                                      r.expiration});
     }
     if (items.empty())
       return;
-    write_self(req.initSender());
-    auto list = req.initStore(static_cast<unsigned>(items.size()));
-    for (unsigned i = 0; i < items.size(); ++i) {
-      auto& [key, subkey, has_subkey, value, expiration] = items[i];
-      list[i].setKey(bytes_of(key));
-      list[i].setSubkey(bytes_of(subkey));
-      list[i].setHasSubkey(has_subkey);
-      list[i].setValue(bytes_of(value));
-      list[i].setExpiration(expiration);
-    }
     send(
-        n, to_envelope(msg), [](wire::DhtResponse::Reader) {},
+        n, store_body(items, false), [](wire::DhtResponse::Reader) {},
         [](const caf::error&) {});
   }
 
@@ -515,17 +520,11 @@ class dht_impl {
     for (auto& n : lk.lacked)
       if (distance(n.id, key_id) < distance(nearest.id, key_id))
         nearest = n;
-    capnp::MallocMessageBuilder msg;
-    auto req = msg.initRoot<wire::DhtRequest>();
-    write_self(req.initSender());
-    auto item = req.initStore(1)[0];
-    item.setKey(bytes_of(lk.key));
-    item.setValue(bytes_of(r.value));
-    item.setExpiration(r.expiration);
-    item.setInCache(true);
     send(
-        nearest, to_envelope(msg), [](wire::DhtResponse::Reader) {},
-        [](const caf::error&) {});
+        nearest,
+        store_body({store_request{lk.key, {}, false, r.value, r.expiration}},
+                   true),
+        [](wire::DhtResponse::Reader) {}, [](const caf::error&) {});
   }
 
   // -- store
@@ -562,16 +561,7 @@ class dht_impl {
       deliver(stored);
       return;
     }
-    capnp::MallocMessageBuilder msg;
-    auto r = msg.initRoot<wire::DhtRequest>();
-    write_self(r.initSender());
-    auto item = r.initStore(1)[0];
-    item.setKey(bytes_of(req.key));
-    item.setSubkey(bytes_of(req.subkey));
-    item.setHasSubkey(req.has_subkey);
-    item.setValue(bytes_of(req.value));
-    item.setExpiration(req.expiration);
-    auto body = to_envelope(msg);
+    auto body = store_body({req}, false);
     struct tally {
       size_t pending;
       bool any;

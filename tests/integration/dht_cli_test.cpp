@@ -4,22 +4,6 @@ using namespace colony;
 using namespace colony::testing;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::pair<int, std::string> run_colony(const temp_dir& dir,
-                                       std::vector<std::string> args) {
-  args.insert(args.begin(), COLONY_BINARY);
-  auto log = dir.file("cli.log");
-  auto proc = child_process::spawn(args, log);
-  if (!proc)
-    return {-1, describe(proc.error())};
-  auto rc = proc->wait_for(60s);
-  std::ifstream in(log);
-  return {rc, std::string(std::istreambuf_iterator<char>(in), {})};
-}
-
-} // namespace
-
 TEST(dht_cli, store_get_and_experts_through_running_dht_nodes) {
   temp_dir dir;
   auto addr_file = dir.file("boot.addr");

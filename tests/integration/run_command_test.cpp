@@ -7,23 +7,6 @@ using namespace colony;
 using namespace colony::testing;
 using namespace std::chrono_literals;
 
-namespace {
-
-/// Runs `colony ARGS...` to completion; returns (exit status, output).
-std::pair<int, std::string> run_colony(const temp_dir& dir,
-                                       std::vector<std::string> args) {
-  args.insert(args.begin(), COLONY_BINARY);
-  auto log = dir.file("out.log");
-  auto proc = child_process::spawn(args, log);
-  if (!proc)
-    return {-1, describe(proc.error())};
-  auto rc = proc->wait_for(30s);
-  std::ifstream in(log);
-  return {rc, std::string(std::istreambuf_iterator<char>(in), {})};
-}
-
-} // namespace
-
 TEST(run_command, config_errors_exit_2_with_file_and_line) {
   temp_dir dir;
   auto cfg = dir.file("bad.toml");

@@ -65,6 +65,13 @@ inline void register_service(node& n, const std::string& name,
       .receive([](caf::unit_t) {}, [](caf::error&) {});
 }
 
+struct temp_dir;
+
+/// Runs `colony ARGS...` to completion in `dir`; returns (exit status,
+/// output).
+inline std::pair<int, std::string> run_colony(const temp_dir& dir,
+                                              std::vector<std::string> args);
+
 /// A scratch directory removed at the end of the test.
 struct temp_dir {
   std::filesystem::path path;
@@ -86,6 +93,18 @@ struct temp_dir {
     return n;
   }
 };
+
+inline std::pair<int, std::string> run_colony(const temp_dir& dir,
+                                              std::vector<std::string> args) {
+  args.insert(args.begin(), COLONY_BINARY);
+  auto log = dir.file("colony-cli.log");
+  auto proc = child_process::spawn(args, log);
+  if (!proc)
+    return {-1, describe(proc.error())};
+  auto rc = proc->wait_for(std::chrono::seconds(60));
+  std::ifstream in(log);
+  return {rc, std::string(std::istreambuf_iterator<char>(in), {})};
+}
 
 /// A `colony run` child process with its address; stopped on destruction.
 struct node_process {
