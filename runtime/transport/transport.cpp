@@ -23,6 +23,7 @@
 #include <chrono>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -98,7 +99,8 @@ struct connection {
   size_t assembling_bytes = 0;
   std::vector<uint64_t> waiting_calls;   ///< ours, until established
   std::unordered_set<uint64_t> my_calls; ///< ours, sent on this connection
-  std::unordered_set<uint64_t> serving;  ///< theirs, being served here
+  /// Theirs, being served here, with the caller's deadline.
+  std::unordered_map<uint64_t, clock_type::time_point> serving;
 
   connection(const transport_options& opts)
       : reader(opts.max_frame_bytes), out(opts.part_bytes) {
@@ -148,6 +150,9 @@ struct transport_state {
   /// scheduled for the earliest only: a timer per call would wake CAF's
   /// clock thread on every call.
   std::set<std::pair<clock_type::time_point, uint64_t>> deadlines;
+  /// Deadlines of calls being served: (deadline, connection id, call id).
+  std::set<std::tuple<clock_type::time_point, int64_t, uint64_t>>
+      serve_deadlines;
   std::optional<clock_type::time_point> timer_due;
 
   static inline const char* name = "colony.transport";
@@ -556,7 +561,7 @@ class transport_impl {
     }
     case wire::Frame::CANCEL: {
       auto id = root.getCancel().getCallId();
-      c.serving.erase(id);
+      finish_serving(c.hdl, id);
       c.out.drop(id, true);
       auto i = c.requests_in.find(id);
       if (i != c.requests_in.end()) {
@@ -629,30 +634,48 @@ class transport_impl {
       send_error(c, id, err);
       return;
     }
-    c.serving.insert(id);
     auto timeout = timeout_ms > 0 ? std::chrono::milliseconds(timeout_ms)
                                   : opts().default_call_timeout;
     auto hdl = c.hdl;
+    // The caller's deadline joins the transport's own timer; a CAF request
+    // timeout would wake the clock thread on every call.
+    auto deadline = clock_type::now() + timeout;
+    c.serving[id] = deadline;
+    st().serve_deadlines.emplace(deadline, hdl.id(), id);
+    arm_timer();
     self_
-        ->request(handler, timeout, serve_atom::value, service,
+        ->request(handler, caf::infinite, serve_atom::value, service,
                   c.hs->remote().to_string(), std::move(body))
         .then(
             [this, hdl, id](envelope& reply) {
+              if (!finish_serving(hdl, id))
+                return; // caller left, cancelled or timed out
               auto* c = find(hdl);
-              if (!c || c->serving.erase(id) == 0)
-                return; // caller left or cancelled
               c->out.push(
                   outbound_message{true, id, {}, 0, std::move(reply), 0});
               pump(*c);
             },
             [this, hdl, id, service](caf::error& err) {
-              auto* c = find(hdl);
-              if (!c || c->serving.erase(id) == 0)
+              if (!finish_serving(hdl, id))
                 return;
+              auto* c = find(hdl);
               log().debug("service {} failed call {} from {}: {}", service, id,
                           c->who(), describe(err));
               send_error(*c, id, err);
             });
+  }
+
+  /// Ends serving call `id` on `hdl`; false if it no longer waits.
+  bool finish_serving(connection_handle hdl, uint64_t id) {
+    auto* c = find(hdl);
+    if (!c)
+      return false;
+    auto i = c->serving.find(id);
+    if (i == c->serving.end())
+      return false;
+    st().serve_deadlines.erase({i->second, hdl.id(), id});
+    c->serving.erase(i);
+    return true;
   }
 
   // -- calling ---------------------------------------------------------------
@@ -680,9 +703,13 @@ class transport_impl {
 
   /// Makes sure a timer message arrives by the earliest deadline.
   void arm_timer() {
-    if (st().deadlines.empty())
+    if (st().deadlines.empty() && st().serve_deadlines.empty())
       return;
-    auto due = st().deadlines.begin()->first;
+    auto due = clock_type::time_point::max();
+    if (!st().deadlines.empty())
+      due = st().deadlines.begin()->first;
+    if (!st().serve_deadlines.empty())
+      due = std::min(due, std::get<0>(*st().serve_deadlines.begin()));
     if (st().timer_due && *st().timer_due <= due)
       return;
     st().timer_due = due;
@@ -707,6 +734,20 @@ class transport_impl {
                           "no answer from " + call.address + " (" +
                               call.service + ") within " +
                               std::to_string(call.timeout.count()) + " ms"));
+    }
+    while (!st().serve_deadlines.empty() &&
+           std::get<0>(*st().serve_deadlines.begin()) <= now) {
+      auto [due, hdl_id, id] = *st().serve_deadlines.begin();
+      auto hdl = connection_handle::from_int(hdl_id);
+      if (!finish_serving(hdl, id)) {
+        st().serve_deadlines.erase(st().serve_deadlines.begin());
+        continue;
+      }
+      if (auto* c = find(hdl))
+        send_error(*c, id,
+                   make_error(errc::timeout,
+                              "the service did not answer within the "
+                              "caller's deadline"));
     }
     arm_timer();
   }
