@@ -1,4 +1,5 @@
 #include "messages/ping.capnp.h"
+#include "raw_peer.hpp"
 #include "runtime/ping_client.hpp"
 #include "test_nodes.hpp"
 
@@ -298,4 +299,29 @@ TEST(transport, idle_connections_close_and_calls_reconnect) {
     ASSERT_TRUE(r) << i << ": " << describe(r.error());
     std::this_thread::sleep_for(std::chrono::milliseconds(i * 20));
   }
+}
+
+TEST(transport, server_answers_timeout_when_its_service_misses_the_deadline) {
+  auto b = start_node(test_config());
+  ASSERT_TRUE(b);
+  register_service(*b, "silent", b->system().spawn(silent_service));
+  raw_peer peer{b->address()};
+  ASSERT_TRUE(peer.handshake_with_node("test"));
+  auto body = make_ping_request(0);
+  capnp::MallocMessageBuilder msg;
+  auto req = msg.initRoot<wire::Frame>().initRequest();
+  req.setCallId(77);
+  req.setService("silent");
+  req.setTimeoutMs(200);
+  req.setTotalBytes(body.size());
+  req.setBody(kj::arrayPtr(reinterpret_cast<const kj::byte*>(body.data()),
+                           body.size()));
+  auto t0 = clock_type::now();
+  peer.send_frame(msg);
+  std::string answer;
+  while (answer.rfind("error", 0) != 0 && seconds_since(t0) < 3)
+    if (auto f = peer.next_frame(3s))
+      answer = raw_peer::describe_frame(*f);
+  EXPECT_EQ(answer.rfind("error 77 7 ", 0), 0u) << answer; // 7 = timeout
+  EXPECT_LT(seconds_since(t0), 1.5);
 }
