@@ -3,6 +3,7 @@
 #include "apps/commands.hpp"
 #include "apps/json_text.hpp"
 #include "apps/node.hpp"
+#include "apps/node_launch.hpp"
 #include "apps/signals.hpp"
 #include "messages/error.hpp"
 
@@ -75,15 +76,9 @@ struct dht_args {
 int run_dht(const dht_args& args) {
   block_shutdown_signals();
   node_config cfg;
-  if (!args.config_path.empty()) {
-    auto loaded = load_node_config(args.config_path, args.overrides);
-    if (!loaded) {
-      std::cerr << "colony: config error:\n"
-                << error_reason(loaded.error()) << std::endl;
-      return is_error(loaded.error(), errc::io_error) ? 1 : 2;
-    }
-    cfg = std::move(*loaded);
-  }
+  if (!args.config_path.empty())
+    if (auto rc = load_config_for_cli(args.config_path, args.overrides, cfg))
+      return rc;
   if (!args.listen.empty())
     cfg.listen = args.listen;
   if (!args.initial_peers.empty())
@@ -95,20 +90,10 @@ int run_dht(const dht_args& args) {
     return 1;
   }
   auto& nd = **n;
-  if (!cfg.initial_peers.empty()) {
-    auto joined = nd.join_dht();
-    if (!joined) {
-      std::cerr << "colony dht: cannot join: " << describe(joined.error())
-                << std::endl;
-      return 1;
-    }
-  }
-  std::cout << "listening on " << nd.address() << std::endl;
-  if (!args.address_file.empty()) {
-    std::ofstream(args.address_file + ".tmp") << nd.address() << '\n';
-    std::rename((args.address_file + ".tmp").c_str(),
-                args.address_file.c_str());
-  }
+  if (auto rc = join_swarm(nd))
+    return rc;
+  if (auto rc = announce_address(nd, args.address_file))
+    return rc;
   dht::dht_client client{nd.system(), nd.dht()};
   auto period = static_cast<long>(args.refresh_period * 1000);
   for (;;) {

@@ -1,5 +1,6 @@
 #include "apps/commands.hpp"
 #include "apps/node.hpp"
+#include "apps/node_launch.hpp"
 #include "apps/signals.hpp"
 #include "messages/error.hpp"
 
@@ -13,23 +14,6 @@ namespace colony::apps {
 
 namespace {
 
-/// Exit status of a config error (file, line and reason are printed).
-constexpr int config_error_status = 2;
-
-/// Writes `text` to `path` atomically, so a reader never sees half of it.
-bool write_file_atomically(const std::string& path, const std::string& text) {
-  auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out)
-      return false;
-    out << text << '\n';
-    if (!out.flush())
-      return false;
-  }
-  return std::rename(tmp.c_str(), path.c_str()) == 0;
-}
-
 struct run_args {
   std::string config_path;
   std::vector<std::string> overrides;
@@ -38,35 +22,20 @@ struct run_args {
 
 int run_node(const run_args& args) {
   block_shutdown_signals(); // before any thread exists
-  auto config = load_node_config(args.config_path, args.overrides);
-  if (!config) {
-    std::cerr << "colony: config error:\n"
-              << error_reason(config.error()) << std::endl;
-    return is_error(config.error(), errc::io_error) ? 1 : config_error_status;
-  }
-  auto n = node::start(*config);
+  node_config config;
+  if (auto rc = load_config_for_cli(args.config_path, args.overrides, config))
+    return rc;
+  auto n = node::start(config);
   if (!n) {
     std::cerr << "colony: cannot start node: " << describe(n.error())
               << std::endl;
     return 1;
   }
   auto& nd = **n;
-  std::cout << "listening on " << nd.address() << std::endl;
-  if (!args.address_file.empty() &&
-      !write_file_atomically(args.address_file, nd.address())) {
-    std::cerr << "colony: cannot write address file " << args.address_file
-              << std::endl;
-    return 1;
-  }
-  if (config->dht_enabled && !config->initial_peers.empty()) {
-    auto joined = nd.join_dht();
-    if (!joined) {
-      nd.log().error("cannot join the DHT: {}", describe(joined.error()));
-      return 1;
-    }
-  } else {
-    nd.greet_initial_peers();
-  }
+  if (auto rc = join_swarm(nd))
+    return rc;
+  if (auto rc = announce_address(nd, args.address_file))
+    return rc;
   auto sig = wait_for_shutdown_signal();
   nd.log().info("received signal {}, shutting down", sig);
   n->reset();

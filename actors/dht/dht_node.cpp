@@ -46,20 +46,14 @@ std::string string_of(capnp::Data::Reader d) {
   return {reinterpret_cast<const char*>(d.begin()), d.size()};
 }
 
-/// A value found during a lookup, and who had it.
-struct found_value {
-  get_result result;
-  bool any = false;
-};
-
 /// One lookup in progress (a get, a store's search for replicas, or a
 /// search for nodes near an id).
 struct lookup_state {
   std::unique_ptr<traversal> walk;
-  std::string key;         ///< serialized key (empty for node lookups)
-  bool want_value = false; ///< a get
-  bool latest = false;     ///< a get that wants the newest value
-  found_value best;
+  std::string key;              ///< serialized key (empty for node lookups)
+  bool want_value = false;      ///< a get
+  bool latest = false;          ///< a get that wants the newest value
+  get_result best;              ///< newest valid value found so far
   std::vector<node_ref> lacked; ///< answered without the value
   std::function<void(lookup_state&)> on_done;
   bool finished = false;
@@ -70,7 +64,10 @@ struct blacklist_entry {
   double until = 0;
 };
 
+class dht_impl;
+
 struct dht_state {
+  std::shared_ptr<dht_impl> impl; ///< logic; the handlers call into it
   dht_node_config cfg;
   dht_id own_id;
   std::unique_ptr<routing_table> table;
@@ -269,7 +266,7 @@ class dht_impl {
     if (i == st().lookups.end())
       return;
     auto& lk = i->second;
-    if (lk.want_value && lk.best.any && !lk.latest) {
+    if (lk.want_value && lk.best.found && !lk.latest) {
       finish(id);
       return;
     }
@@ -328,32 +325,25 @@ class dht_impl {
       lk.lacked.push_back(from);
       return;
     }
-    auto& best = lk.best.result;
+    auto& best = lk.best;
     if (result.isPlain()) {
-      dht_record rec{lk.key,
-                     {},
-                     false,
-                     std::string_view(reinterpret_cast<const char*>(
-                                          result.getPlain().getValue().begin()),
-                                      result.getPlain().getValue().size()),
-                     result.getExpiration()};
+      auto value = string_of(result.getPlain().getValue());
+      dht_record rec{lk.key, {}, false, value, result.getExpiration()};
       if (!st().validators.validate(rec))
         return; // a lying or forging peer
-      if (!lk.best.any ||
-          (!best.is_dictionary && result.getExpiration() > best.expiration)) {
+      if (!best.found || result.getExpiration() > best.expiration) {
         best = get_result{};
         best.found = true;
-        best.value = string_of(result.getPlain().getValue());
+        best.value = std::move(value);
         best.expiration = result.getExpiration();
-        lk.best.any = true;
       }
       return;
     }
-    // Dictionaries merge subkey by subkey: newest expiration wins.
-    if (lk.best.any && !best.is_dictionary)
-      best = get_result{};
-    best.found = true;
-    best.is_dictionary = true;
+    // Dictionaries merge subkey by subkey (newest expiration wins); one
+    // replaces a plain value only if newer, as storage does.
+    get_result dict;
+    if (best.found && best.is_dictionary)
+      dict = best;
     for (auto e : result.getDictionary()) {
       if (e.getExpiration() < now)
         continue;
@@ -362,14 +352,17 @@ class dht_impl {
       dht_record rec{lk.key, subkey, true, value, e.getExpiration()};
       if (!st().validators.validate(rec))
         continue;
-      auto& slot = best.subkeys[subkey];
+      auto& slot = dict.subkeys[subkey];
       if (e.getExpiration() > slot.expiration)
         slot = subkey_value{value, e.getExpiration()};
-      best.expiration = std::max(best.expiration, e.getExpiration());
+      dict.expiration = std::max(dict.expiration, e.getExpiration());
     }
-    lk.best.any = !best.subkeys.empty();
-    if (!lk.best.any)
-      best = get_result{};
+    if (dict.subkeys.empty())
+      return;
+    dict.found = true;
+    dict.is_dictionary = true;
+    if (!best.found || best.is_dictionary || dict.expiration > best.expiration)
+      best = std::move(dict);
   }
 
   void finish(uint64_t id) {
@@ -442,11 +435,11 @@ class dht_impl {
       return; // joins the lookup already under way
     start_lookup(key_id, key, true, latest,
                  [this, key, local, slot](lookup_state& lk) mutable {
-                   auto result = lk.best.any ? lk.best.result : get_result{};
+                   auto result = lk.best;
                    if (local.found &&
                        (!result.found || local.expiration > result.expiration))
                      result = local;
-                   if (result.found && lk.best.any)
+                   if (result.found && lk.best.found)
                      cache(lk, result);
                    auto callers = std::move(st().gets_in_flight[slot]);
                    st().gets_in_flight.erase(slot);
@@ -848,10 +841,8 @@ caf::behavior dht_node_main(dht_actor* self, dht_node_config cfg) {
   st.storage = std::make_unique<dht_storage>(st.cfg.options.storage_maxsize);
   st.cache = std::make_unique<dht_storage>(st.cfg.options.cache_maxsize);
   st.validators.add(std::make_shared<signed_record_validator>(st.cfg.me));
-  auto impl = std::make_shared<dht_impl>(self);
-  self->attach_functor([impl] {});
-  caf::behavior b = impl->make_behavior();
-  return b;
+  st.impl = std::make_shared<dht_impl>(self);
+  return st.impl->make_behavior();
 }
 
 } // namespace

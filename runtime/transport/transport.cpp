@@ -856,6 +856,7 @@ class transport_impl {
     st().connecting.erase(key);
     auto hdl = self_->add_scribe(fd);
     auto& c = open(hdl, true, key);
+    st().dial_expect.erase(key); // the handshake holds the expectation now
     st().by_address.emplace(key, hdl);
     c.waiting_calls = std::move(waiting);
     for (auto id : c.waiting_calls)
@@ -866,6 +867,7 @@ class transport_impl {
   void on_connect_failed(const std::string& key, const caf::error& err) {
     auto waiting = std::move(st().connecting[key]);
     st().connecting.erase(key);
+    st().dial_expect.erase(key);
     auto& b = st().backoff[key];
     b.failures++;
     auto delay = connect_backoff_base * (1 << std::min(b.failures - 1, 16));

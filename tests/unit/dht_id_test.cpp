@@ -1,5 +1,7 @@
 #include "actors/dht/dht_id.hpp"
 
+#include "test_data.hpp"
+
 #include "messages/error.hpp"
 #include "runtime/identity.hpp"
 #include "runtime/peer_id.hpp"
@@ -14,10 +16,7 @@ namespace colony::dht {
 namespace {
 
 dht_id id_of(std::mt19937_64& rng) {
-  dht_id::bytes_type b;
-  for (auto& x : b)
-    x = static_cast<uint8_t>(rng());
-  return dht_id{b};
+  return testing::random_dht_id(rng);
 }
 
 dht_id hex(const std::string& text) {

@@ -1,5 +1,7 @@
 #include "runtime/identity.hpp"
 
+#include "test_data.hpp"
+
 #include "messages/error.hpp"
 
 #include <gtest/gtest.h>
@@ -47,13 +49,7 @@ std::vector<uint8_t> read_file(const fs::path& path) {
   return {std::istreambuf_iterator<char>{in}, {}};
 }
 
-std::vector<uint8_t> from_hex(const std::string& hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    out.push_back(
-        static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
+using colony::testing::from_hex;
 
 TEST(identity, sign_and_verify) {
   auto id = identity::generate();

@@ -1,5 +1,7 @@
 #include "runtime/peer_id.hpp"
 
+#include "test_data.hpp"
+
 #include "messages/error.hpp"
 #include "runtime/identity.hpp"
 
@@ -12,13 +14,7 @@
 namespace colony {
 namespace {
 
-std::vector<uint8_t> from_hex(const std::string& hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    out.push_back(
-        static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  return out;
-}
+using colony::testing::from_hex;
 
 std::string encode(const std::string& text) {
   return base58_encode(reinterpret_cast<const uint8_t*>(text.data()),

@@ -1,5 +1,7 @@
 #include "actors/dht/routing_table.hpp"
 
+#include "test_data.hpp"
+
 #include "runtime/identity.hpp"
 
 #include <gtest/gtest.h>
@@ -16,10 +18,7 @@ namespace colony::dht {
 namespace {
 
 dht_id id_of(std::mt19937_64& rng) {
-  dht_id::bytes_type b;
-  for (auto& x : b)
-    x = static_cast<uint8_t>(rng());
-  return dht_id{b};
+  return testing::random_dht_id(rng);
 }
 
 std::string address_of(size_t i) {
