@@ -22,11 +22,17 @@ void add_ping_command(CLI::App& app);
 /// `colony dht`, `colony dht-store`, `colony dht-get`, `colony experts`
 void add_dht_commands(CLI::App& app);
 
+/// `colony server [flags]`, `colony info ADDR`
+void add_server_command(CLI::App& app);
+
 /// `colony bench dht [--peers N] [--keys K] [--failure-rate F] [--json]`
 void add_bench_dht_command(CLI::App& bench);
 
 /// `colony bench transport [--json]`
 void add_bench_transport_command(CLI::App& bench);
+
+/// `colony bench throughput [--experts E] [--clients C] [--batch-sizes ...]`
+void add_bench_throughput_command(CLI::App& bench);
 
 /// `colony bench compression [--numel N] [--repeats R] [--json]`
 void add_bench_compression_command(CLI::App& bench);

@@ -1,5 +1,7 @@
 #include "apps/node.hpp"
 
+#include "apps/expert_hosting.hpp"
+
 #include "actors/dht/dht_client.hpp"
 #include "actors/dht/dht_node.hpp"
 #include "messages/error.hpp"
@@ -78,6 +80,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
 }
 
 node::~node() {
+  experts_.reset(); // flushes checkpoints while the device still runs
   if (system_) {
     if (dht_)
       caf::anon_send_exit(dht_, caf::exit_reason::user_shutdown);
@@ -93,6 +96,16 @@ caf::expected<size_t> node::join_dht() {
   dht::dht_client client{*system_, dht_};
   auto wait = config_.dht.wait_timeout * 4 + config_.transport.connect_timeout;
   return client.bootstrap(wait);
+}
+
+caf::error node::host_experts() {
+  if (config_.experts.empty() || experts_)
+    return caf::none;
+  auto hosting = expert_hosting::start(*this);
+  if (!hosting)
+    return std::move(hosting.error());
+  experts_ = std::move(*hosting);
+  return caf::none;
 }
 
 size_t node::greet_initial_peers() {

@@ -17,6 +17,8 @@ class logger;
 
 namespace colony {
 
+class expert_hosting;
+
 /// A running node: one CAF actor system with the io middleman, the node's
 /// identity, logger and transport, plus the actors its config asks for.
 /// Destroying it stops every actor and waits for them.
@@ -40,6 +42,10 @@ class node {
   }
   [[nodiscard]] const identity& me() const noexcept { return *me_; }
   [[nodiscard]] spdlog::logger& log() const noexcept { return *log_; }
+  [[nodiscard]] const std::shared_ptr<spdlog::logger>&
+  shared_log() const noexcept {
+    return log_;
+  }
   [[nodiscard]] const node_config& config() const noexcept { return config_; }
 
   /// The node's DHT actor (null unless `[dht] enabled`).
@@ -48,6 +54,15 @@ class node {
   /// Bootstraps the DHT through the initial peers; returns the routing
   /// table size. Blocking.
   caf::expected<size_t> join_dht();
+
+  /// Starts serving the experts of the config's `[[experts]]` groups
+  /// (after `join_dht`, so that uids can be sampled and declared). Blocking.
+  caf::error host_experts();
+
+  /// The experts this node serves (null before `host_experts`).
+  [[nodiscard]] const expert_hosting* experts() const noexcept {
+    return experts_.get();
+  }
 
   /// Pings every initial peer once and logs who answered. Returns how many.
   size_t greet_initial_peers();
@@ -62,6 +77,7 @@ class node {
   std::shared_ptr<spdlog::logger> log_;
   transport_handle transport_;
   caf::actor dht_;
+  std::unique_ptr<expert_hosting> experts_;
 };
 
 /// The actor system settings every colony process uses (io middleman, few

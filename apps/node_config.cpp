@@ -1,5 +1,6 @@
 #include "apps/node_config.hpp"
 
+#include "actors/moe/expert_uid.hpp"
 #include "messages/error.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/peer_address.hpp"
@@ -128,11 +129,22 @@ std::string in_quotes(std::string_view text) {
   return "'" + std::string{text} + "'";
 }
 
+/// The one section written as an array of tables, `[[experts]]`.
+constexpr std::string_view repeated_section = "experts";
+
 // -- the schema: a table of keys, each with a typed setter ------------------
 
 /// The kind of value a key takes: it decides the type check and how the text
 /// of an override is read.
-enum class value_kind { string, boolean, bytes, count, seconds, string_list };
+enum class value_kind {
+  string,
+  boolean,
+  bytes,
+  count,
+  number,
+  seconds,
+  string_list
+};
 
 const char* expected_text(value_kind kind) noexcept {
   switch (kind) {
@@ -144,6 +156,8 @@ const char* expected_text(value_kind kind) noexcept {
     return "an integer (bytes)";
   case value_kind::count:
     return "an integer";
+  case value_kind::number:
+    return "a number";
   case value_kind::seconds:
     return "a number (seconds)";
   case value_kind::string_list:
@@ -384,6 +398,71 @@ key_spec string_list_key(Access access, string_check check = {}) {
           }};
 }
 
+/// A non-negative number (integer or floating point).
+template <class Access>
+key_spec number_key(Access access) {
+  return {value_kind::number, [=](node_config& cfg, const key_use& use) {
+            double x = 0;
+            if (const auto* f = use.value.as_floating_point())
+              x = f->get();
+            else if (const auto* i = use.value.as_integer())
+              x = static_cast<double>(i->get());
+            else
+              return use.fail_type(value_kind::number);
+            if (!std::isfinite(x) || x < 0)
+              return use.fail("must be a non-negative number, got " +
+                              seconds_text(x));
+            access(cfg) = x;
+          }};
+}
+
+/// A tensor codec by name.
+template <class Access>
+key_spec codec_key(Access access) {
+  return {value_kind::string, [=](node_config& cfg, const key_use& use) {
+            const auto* str = use.value.as_string();
+            if (str == nullptr)
+              return use.fail_type(value_kind::string);
+            auto codec = parse_compression_type(str->get());
+            if (!codec)
+              return use.fail("unknown compression " + in_quotes(str->get()) +
+                              " (none, float16, scaled_float16, uniform_8bit, "
+                              "quantile_8bit)");
+            access(cfg) = *codec;
+          }};
+}
+
+/// A check that accepts only the words in `choices`.
+string_check one_of(std::vector<std::string> choices) {
+  return [choices](const std::string& text) -> std::optional<std::string> {
+    for (const auto& c : choices)
+      if (text == c)
+        return std::nullopt;
+    std::string list;
+    for (const auto& c : choices)
+      list += (list.empty() ? "" : ", ") + c;
+    return "unknown value " + in_quotes(text) + " (" + list + ")";
+  };
+}
+
+std::optional<std::string> check_pattern(const std::string& text) {
+  if (auto uids = moe::expand_expert_pattern(text, size_t{1} << 24); !uids)
+    return reason_of(uids.error());
+  return std::nullopt;
+}
+
+std::optional<std::string> check_uid(const std::string& text) {
+  if (auto parsed = moe::parse_uid(text); !parsed)
+    return reason_of(parsed.error());
+  return std::nullopt;
+}
+
+std::optional<std::string> check_device(const std::string& text) {
+  if (text == "cpu" || (text.rfind("cuda", 0) == 0))
+    return std::nullopt;
+  return "unknown device " + in_quotes(text) + " (cpu or cuda:N)";
+}
+
 std::optional<std::string> check_listen(const std::string& text) {
   auto addr = peer_address::parse(text);
   if (!addr)
@@ -523,6 +602,110 @@ config_schema make_node_schema() {
         seconds_key([](node_config& c) -> milliseconds& {
           return c.transport.default_call_timeout;
         }));
+  // [[experts]]: groups of hosted experts (apps/expert_group_config.hpp).
+  // Keys are applied to the group being read, the last one of the list.
+  auto group = [](node_config& c) -> expert_group_config& {
+    return c.experts.back();
+  };
+  s.add(
+      "experts", "num_experts",
+      count_key([=](node_config& c) -> size_t& { return group(c).num_experts; },
+                0, 1 << 20));
+  s.add("experts", "expert_pattern",
+        string_key([=](node_config& c)
+                       -> std::string& { return group(c).expert_pattern; },
+                   check_pattern));
+  s.add("experts", "expert_uids",
+        string_list_key(
+            [=](node_config& c) -> strings& { return group(c).expert_uids; },
+            check_uid));
+  s.add("experts", "expert_cls",
+        string_key([=](node_config& c) -> std::string& {
+          return group(c).expert_cls;
+        }));
+  s.add(
+      "experts", "hidden_dim",
+      count_key([=](node_config& c) -> int64_t& { return group(c).hidden_dim; },
+                1, 1 << 20));
+  s.add("experts", "min_batch_size",
+        count_key(
+            [=](node_config& c) -> size_t& { return group(c).min_batch_size; },
+            1, 1 << 24));
+  s.add("experts", "max_batch_size",
+        count_key(
+            [=](node_config& c) -> size_t& { return group(c).max_batch_size; },
+            1, 1 << 24));
+  s.add("experts", "device",
+        string_key(
+            [=](node_config& c) -> std::string& { return group(c).device; },
+            check_device));
+  s.add("experts", "optimizer",
+        string_key([=](node_config& c)
+                       -> std::string& { return group(c).backend.optimizer; },
+                   one_of({"adam", "sgd", "none"})));
+  s.add("experts", "learning_rate", number_key([=](node_config& c) -> double& {
+          return group(c).backend.learning_rate;
+        }));
+  s.add("experts", "scheduler",
+        string_key([=](node_config& c)
+                       -> std::string& { return group(c).backend.scheduler; },
+                   one_of({"none", "linear"})));
+  s.add("experts", "num_warmup_steps",
+        count_key([=](node_config& c)
+                      -> int64_t& { return group(c).backend.num_warmup_steps; },
+                  0, int64_t{1} << 40));
+  s.add("experts", "num_training_steps",
+        count_key(
+            [=](node_config& c) -> int64_t& {
+              return group(c).backend.num_training_steps;
+            },
+            0, int64_t{1} << 40));
+  s.add("experts", "clip_grad_norm", number_key([=](node_config& c) -> double& {
+          return group(c).backend.clip_grad_norm;
+        }));
+  s.add("experts", "update_period",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return group(c).update_period;
+        }));
+  s.add("experts", "expiration",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return group(c).expiration;
+        }));
+  s.add("experts", "compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return group(c).compression;
+        }));
+  s.add("experts", "checkpoint_dir",
+        string_key([=](node_config& c) -> std::string& {
+          return group(c).checkpoint_dir;
+        }));
+  s.add_rule([](const node_config& c, const rule_context& ctx) {
+    for (size_t i = 0; i < c.experts.size(); ++i) {
+      const auto& g = c.experts[i];
+      auto name = "[[experts]] #" + std::to_string(i + 1) + ": ";
+      if (g.expert_uids.empty() &&
+          (g.expert_pattern.empty() || g.num_experts == 0))
+        ctx.fail({"experts.expert_uids", "experts.expert_pattern",
+                  "experts.num_experts"},
+                 name + "needs expert_uids, or expert_pattern and "
+                        "num_experts > 0");
+      if (!g.expert_uids.empty() && !g.expert_pattern.empty())
+        ctx.fail({"experts.expert_uids", "experts.expert_pattern"},
+                 name + "takes expert_uids or expert_pattern, not both");
+      if (g.min_batch_size > g.max_batch_size)
+        ctx.fail({"experts.min_batch_size", "experts.max_batch_size"},
+                 name + "min_batch_size (" + std::to_string(g.min_batch_size) +
+                     ") exceeds max_batch_size (" +
+                     std::to_string(g.max_batch_size) + ")");
+      const auto& b = g.backend;
+      if (b.scheduler == "linear" &&
+          (b.num_training_steps <= 0 ||
+           b.num_warmup_steps > b.num_training_steps))
+        ctx.fail({"experts.scheduler", "experts.num_training_steps"},
+                 name + "scheduler linear needs num_training_steps > 0 and "
+                        "num_warmup_steps <= num_training_steps");
+    }
+  });
   // Cross-key rules.
   s.add_rule([](const node_config& c, const rule_context& ctx) {
     // A part travels in one frame together with its call header.
@@ -627,6 +810,19 @@ void apply_override(toml::table& root, std::string_view text,
   auto holder =
       read_override_value(trim(text.substr(eq + 1)), spec->kind, where.source);
   auto* target = root.get(section);
+  if (section == repeated_section) {
+    // Applies to every group; a file without one gets one.
+    if (target == nullptr)
+      target = root.insert(section, toml::array{toml::table{}})
+                   .first->second.as_array();
+    if (auto* groups = target->as_array();
+        groups && groups->is_array_of_tables()) {
+      for (auto&& group : *groups)
+        group.as_table()->insert_or_assign(name, *holder.get("v"));
+      origins[key] = where;
+    }
+    return;
+  }
   if (target == nullptr)
     target = root.insert(section, toml::table{}).first->second.as_table();
   // A file whose section is not a table gets that reported on its own.
@@ -682,6 +878,42 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
                        ")");
       continue;
     }
+    // Applies the keys of one table of `section` to the config.
+    auto apply_table = [&](const toml::table& table) {
+      for (auto&& [key, value] : table) {
+        auto name = section + "." + std::string{key.str()};
+        auto over = override_origins.find(name);
+        bool overridden = over != override_origins.end();
+        origin key_where =
+            overridden ? over->second : origin_at(source, key.source());
+        const auto* spec = schema.find(section, key.str());
+        if (spec == nullptr) {
+          issues.add(key_where,
+                     "unknown key " + in_quotes(key.str()) + " in [" + section +
+                         "] (known: " + schema.keys_of(section) + ")");
+          continue;
+        }
+        origin value_where = key_where;
+        if (!overridden && value.source().begin.line != 0)
+          value_where = origin_at(source, value.source());
+        spec->set(cfg, key_use{name, value, value_where, issues});
+        set_keys[name] = value_where;
+      }
+    };
+    if (section == repeated_section) {
+      const auto* groups = section_node.as_array();
+      if (groups == nullptr || !groups->is_array_of_tables()) {
+        issues.add(section_where, "experts must be written [[experts]] (an "
+                                  "array of tables), got " +
+                                      std::string{type_name(section_node)});
+        continue;
+      }
+      for (auto&& group : *groups) {
+        cfg.experts.emplace_back();
+        apply_table(*group.as_table());
+      }
+      continue;
+    }
     const auto* table = section_node.as_table();
     if (table == nullptr) {
       issues.add(section_where, in_quotes(section) + " must be a table [" +
@@ -689,25 +921,7 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
                                     type_name(section_node));
       continue;
     }
-    for (auto&& [key, value] : *table) {
-      auto name = section + "." + std::string{key.str()};
-      auto over = override_origins.find(name);
-      bool overridden = over != override_origins.end();
-      origin key_where =
-          overridden ? over->second : origin_at(source, key.source());
-      const auto* spec = schema.find(section, key.str());
-      if (spec == nullptr) {
-        issues.add(key_where, "unknown key " + in_quotes(key.str()) + " in [" +
-                                  section +
-                                  "] (known: " + schema.keys_of(section) + ")");
-        continue;
-      }
-      origin value_where = key_where;
-      if (!overridden && value.source().begin.line != 0)
-        value_where = origin_at(source, value.source());
-      spec->set(cfg, key_use{name, value, value_where, issues});
-      set_keys[name] = value_where;
-    }
+    apply_table(*table);
   }
   // Cross-key rules only make sense on values that passed their own checks.
   if (issues.empty()) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/dht/dht_options.hpp"
+#include "apps/expert_group_config.hpp"
 #include "runtime/transport/transport_options.hpp"
 
 #include <caf/expected.hpp>
@@ -38,6 +39,10 @@ struct node_config {
   /// `[dht] enabled`: host a DHT node; the other `[dht]` keys tune it.
   bool dht_enabled = false;
   dht::dht_options dht;
+  /// `[[experts]]`: groups of experts this node serves (actors/moe). An
+  /// override `experts.KEY=VALUE` applies to every group, creating one if
+  /// the file has none.
+  std::vector<expert_group_config> experts;
   /// The file (or source name) the config came from, for messages.
   std::string source_path;
 };

@@ -1,5 +1,6 @@
 #include "apps/node_launch.hpp"
 
+#include "apps/signals.hpp"
 #include "messages/error.hpp"
 
 #include <spdlog/spdlog.h>
@@ -56,6 +57,20 @@ int announce_address(const node& n, const std::string& address_file) {
               << std::endl;
     return 1;
   }
+  return 0;
+}
+
+int serve_until_signal(node& n, const std::string& address_file) {
+  if (auto rc = join_swarm(n))
+    return rc;
+  if (auto err = n.host_experts()) {
+    n.log().error("cannot start experts: {}", error_reason(err));
+    return 1;
+  }
+  if (auto rc = announce_address(n, address_file))
+    return rc;
+  auto sig = wait_for_shutdown_signal();
+  n.log().info("received signal {}, shutting down", sig);
   return 0;
 }
 

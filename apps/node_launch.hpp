@@ -26,4 +26,9 @@ int join_swarm(node& n);
 /// atomically, so a reader never sees half of it.
 int announce_address(const node& n, const std::string& address_file);
 
+/// Joins the swarm, starts the node's experts, announces the address, then
+/// serves until SIGINT or SIGTERM. Shutdown signals must be blocked
+/// (`block_shutdown_signals`) before the node started.
+int serve_until_signal(node& n, const std::string& address_file);
+
 } // namespace colony::apps

@@ -32,14 +32,7 @@ int run_node(const run_args& args) {
     return 1;
   }
   auto& nd = **n;
-  if (auto rc = join_swarm(nd))
-    return rc;
-  if (auto rc = announce_address(nd, args.address_file))
-    return rc;
-  auto sig = wait_for_shutdown_signal();
-  nd.log().info("received signal {}, shutting down", sig);
-  n->reset();
-  return 0;
+  return serve_until_signal(nd, args.address_file);
 }
 
 } // namespace

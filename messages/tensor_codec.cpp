@@ -1174,4 +1174,25 @@ decode_tensors(const envelope& message, const tensor_limits& limits,
   }
 }
 
+std::optional<wire::DType> to_wire_dtype(at::ScalarType dtype) noexcept {
+  if (auto* info = find_dtype(dtype))
+    return info->wire;
+  return std::nullopt;
+}
+
+std::optional<at::ScalarType> from_wire_dtype(wire::DType dtype) noexcept {
+  if (auto* info = find_dtype(dtype))
+    return info->scalar;
+  return std::nullopt;
+}
+
+wire::Compression to_wire_compression(compression_type codec) noexcept {
+  return to_wire(codec);
+}
+
+std::optional<compression_type>
+from_wire_compression(wire::Compression codec) noexcept {
+  return from_wire(codec);
+}
+
 } // namespace colony

@@ -45,6 +45,23 @@ inline constexpr compression_type all_compression_types[] = {
 [[nodiscard]] std::optional<compression_type>
 parse_compression_type(std::string_view name) noexcept;
 
+/// The wire's name of a LibTorch dtype; nullopt for dtypes the wire lacks.
+[[nodiscard]] std::optional<wire::DType>
+to_wire_dtype(at::ScalarType dtype) noexcept;
+
+/// The LibTorch dtype of a wire dtype; nullopt for values this build does not
+/// know (a newer sender).
+[[nodiscard]] std::optional<at::ScalarType>
+from_wire_dtype(wire::DType dtype) noexcept;
+
+/// The wire's name of a codec.
+[[nodiscard]] wire::Compression
+to_wire_compression(compression_type codec) noexcept;
+
+/// The codec of a wire value; nullopt for values this build does not know.
+[[nodiscard]] std::optional<compression_type>
+from_wire_compression(wire::Compression codec) noexcept;
+
 /// Bounds a decoder applies to every tensor it receives, checked before it
 /// allocates anything.
 struct tensor_limits {

@@ -213,7 +213,8 @@ class transport_impl {
         // buffer); an odd tail is copied into the frame instead.
         auto make_data = [&] {
           kj::ArrayPtr<const kj::byte> bytes(src, length);
-          if (length % 8 == 0 &&
+          // An empty external segment would break the stream framing.
+          if (length > 0 && length % 8 == 0 &&
               reinterpret_cast<uintptr_t>(src) % alignof(capnp::word) == 0)
             return orphanage.referenceExternalData(bytes);
           return orphanage.newOrphanCopy(capnp::Data::Reader(bytes));

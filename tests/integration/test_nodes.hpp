@@ -62,7 +62,7 @@ inline void register_service(node& n, const std::string& name,
   caf::scoped_actor self{n.system()};
   self->request(n.transport(), caf::infinite, register_service_atom::value,
                 name, handler)
-      .receive([](caf::unit_t) {}, [](caf::error&) {});
+      .receive([] {}, [](caf::error&) {});
 }
 
 struct temp_dir;

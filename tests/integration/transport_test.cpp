@@ -212,6 +212,19 @@ TEST(transport, large_body_travels_in_parts_and_small_calls_overtake_it) {
   EXPECT_GT(overtaken, 0);
 }
 
+TEST(transport, empty_bodies_travel_both_ways) {
+  auto a = start_node(test_config());
+  auto b = start_node(test_config());
+  ASSERT_TRUE(a && b);
+  register_service(*b, "mirror", b->system().spawn(mirror_service));
+  for (int i = 0; i < 3; ++i) {
+    auto reply = call(*a, b->address(), "mirror", envelope{}, 5s);
+    ASSERT_TRUE(reply) << describe(reply.error());
+    EXPECT_EQ(reply->size(), 0u);
+  }
+  EXPECT_EQ(connections(*a), 1u); // the connection survived
+}
+
 TEST(transport, one_connection_per_peer_pair_reused_both_ways) {
   auto a = start_node(test_config());
   auto b = start_node(test_config());

@@ -115,6 +115,17 @@ TEST(node_config, shipped_configs_parse) {
   auto boot = load_node_config(COLONY_SOURCE_DIR "/configs/bootstrap.toml", {});
   ASSERT_TRUE(boot) << describe(boot.error());
   EXPECT_EQ(boot->listen, "127.0.0.1:31337");
+  auto server = load_node_config(COLONY_SOURCE_DIR "/configs/server.toml", {});
+  ASSERT_TRUE(server) << describe(server.error());
+  ASSERT_EQ(server->experts.size(), 1u);
+  // The documented values are the defaults, but for the grid and width.
+  auto documented = server->experts[0];
+  expert_group_config defaults;
+  EXPECT_EQ(documented.expert_cls, defaults.expert_cls);
+  EXPECT_EQ(documented.max_batch_size, defaults.max_batch_size);
+  EXPECT_EQ(documented.backend.optimizer, defaults.backend.optimizer);
+  EXPECT_EQ(documented.update_period, defaults.update_period);
+  EXPECT_EQ(documented.compression, defaults.compression);
 }
 
 TEST(node_config, missing_file_is_io_error) {
@@ -168,8 +179,8 @@ TEST(node_config, unknown_key_and_section) {
   EXPECT_CONTAINS(key, "known: client_mode, compute_threads, identity_path");
   EXPECT_STARTS_WITH(error_of("\n\n[trainerx]\nsteps = 20\n"),
                      "test.toml:3:2: unknown section [trainerx]");
-  EXPECT_STARTS_WITH(error_of("[[experts]]\nuid = \"a\"\n"),
-                     "test.toml:1:3: unknown section [[experts]]");
+  EXPECT_STARTS_WITH(error_of("[[expert]]\nuid = \"a\"\n"),
+                     "test.toml:1:3: unknown section [[expert]]");
   EXPECT_STARTS_WITH(error_of("listen = \"127.0.0.1:0\"\n"),
                      "test.toml:1:1: unknown top-level key 'listen'");
   EXPECT_STARTS_WITH(error_of("node = 1\n"),
@@ -331,11 +342,93 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 30u);
+  EXPECT_EQ(keys.size(), 48u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
-                   "transport.max_frame_bytes"})
+                   "transport.max_frame_bytes", "experts.expert_pattern",
+                   "experts.clip_grad_norm"})
     EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
+}
+
+TEST(node_config, reads_expert_groups) {
+  auto cfg = must_parse(R"(
+[[experts]]
+expert_pattern = "ffn.[0:4].[0:8]"
+num_experts = 5
+hidden_dim = 512
+optimizer = "sgd"
+learning_rate = 0.5
+scheduler = "linear"
+num_warmup_steps = 2
+num_training_steps = 10
+clip_grad_norm = 1.5
+update_period = 2
+compression = "float16"
+checkpoint_dir = "ckpt"
+[[experts]]
+expert_uids = ["nop.0", "nop.1"]
+expert_cls = "nop"
+)");
+  ASSERT_EQ(cfg.experts.size(), 2u);
+  auto& a = cfg.experts[0];
+  EXPECT_EQ(a.expert_pattern, "ffn.[0:4].[0:8]");
+  EXPECT_EQ(a.num_experts, 5u);
+  EXPECT_EQ(a.hidden_dim, 512);
+  EXPECT_EQ(a.backend.optimizer, "sgd");
+  EXPECT_DOUBLE_EQ(a.backend.learning_rate, 0.5);
+  EXPECT_EQ(a.backend.scheduler, "linear");
+  EXPECT_EQ(a.backend.num_training_steps, 10);
+  EXPECT_DOUBLE_EQ(a.backend.clip_grad_norm, 1.5);
+  EXPECT_EQ(a.update_period, 2000ms);
+  EXPECT_EQ(a.effective_expiration(), 4000ms);
+  EXPECT_EQ(a.compression, compression_type::float16);
+  EXPECT_EQ(a.checkpoint_dir, "ckpt");
+  auto& b = cfg.experts[1];
+  EXPECT_EQ(b.expert_uids, (std::vector<std::string>{"nop.0", "nop.1"}));
+  EXPECT_EQ(b.expert_cls, "nop");
+  EXPECT_EQ(b.hidden_dim, 1024); // hivemind's default
+  EXPECT_EQ(b.max_batch_size, 16384u);
+  EXPECT_EQ(b.effective_expiration(), 60000ms);
+  // An override applies to every group, or makes one.
+  auto over = must_parse("[[experts]]\nexpert_uids = [\"a.0\"]\n"
+                         "[[experts]]\nexpert_uids = [\"b.0\"]\n",
+                         {"experts.hidden_dim=64"});
+  ASSERT_EQ(over.experts.size(), 2u);
+  EXPECT_EQ(over.experts[1].hidden_dim, 64);
+  auto made =
+      must_parse("", {"experts.expert_uids=ffn.0", "experts.device=cpu"});
+  ASSERT_EQ(made.experts.size(), 1u);
+  EXPECT_EQ(made.experts[0].expert_uids, (std::vector<std::string>{"ffn.0"}));
+}
+
+TEST(node_config, rejects_bad_expert_groups) {
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
+                           "optimizer = \"adamw\"\n"),
+                  "test.toml:3:13: experts.optimizer: unknown value 'adamw'");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn\"]\n"),
+                  "experts.expert_uids: element 0");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_cls = \"ffn\"\n"),
+                  "needs expert_uids, or expert_pattern and num_experts > 0");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
+                           "min_batch_size = 9\nmax_batch_size = 4\n"),
+                  "exceeds max_batch_size");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
+                           "scheduler = \"linear\"\n"),
+                  "num_training_steps > 0");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
+                           "compression = \"zip\"\n"),
+                  "unknown compression 'zip'");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_pattern = \"ffn.[4:2]\"\n"
+                           "num_experts = 1\n"),
+                  "experts.expert_pattern");
+  EXPECT_CONTAINS(error_of("[experts]\nhidden_dim = 3\n"),
+                  "experts must be written [[experts]]");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
+                           "hidden = 3\n"),
+                  "unknown key 'hidden' in [experts]");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
+                           "learning_rate = -1\n"),
+                  "must be a non-negative number");
 }
 
 } // namespace
