@@ -29,6 +29,15 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
+/// Rounds of each throughput comparison.
+constexpr int throughput_rounds = 3;
+
+/// Rounds of the B=1 latency comparison.
+constexpr int latency_rounds = 5;
+
+/// Pause between the baseline's B=1 calls: about a round trip's overhead.
+constexpr std::chrono::microseconds latency_pause{200};
+
 struct throughput_args {
   size_t experts = 4;
   int64_t hidden_dim = 1024;
@@ -176,23 +185,38 @@ measured run_swarm(const throughput_args& a, const std::string& address,
 /// The same expert computation in this process, one call at a time:
 /// forward, and for `backward` the server's backward (recomputed forward,
 /// autograd, optimizer step) after it, as a client's forward+backward costs.
-measured run_raw(const throughput_args& a, int64_t batch, bool backward) {
-  auto backend = moe::expert_backend::make("ffn.raw", "ffn", a.hidden_dim, {});
-  if (!backend)
-    throw std::runtime_error(describe(backend.error()));
+/// `pause` separates calls as a client's round trip separates them on the
+/// server (back to back, this machine computes a B=1 call ~30% slower).
+measured run_raw(const throughput_args& a, int64_t batch, bool backward,
+                 double seconds, std::chrono::microseconds pause = {}) {
+  // As many experts as the server hosts, called at random like the clients
+  // call them: the same memory traffic, without actors or wire.
+  std::vector<std::unique_ptr<moe::expert_backend>> experts;
+  for (size_t i = 0; i < a.experts; ++i) {
+    auto backend =
+        moe::expert_backend::make(uid_of(i), "ffn", a.hidden_dim, {});
+    if (!backend)
+      throw std::runtime_error(describe(backend.error()));
+    experts.push_back(std::move(*backend));
+  }
+  std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<size_t> pick{0, experts.size() - 1};
   auto x = at::randn({batch, a.hidden_dim});
   auto g = at::randn({batch, a.hidden_dim});
   auto once = [&] {
-    (*backend)->forward({x});
+    auto& expert = experts[pick(rng)];
+    expert->forward({x});
     if (backward)
-      (*backend)->backward({x, g});
+      expert->backward({x, g});
   };
   for (int i = 0; i < 3; ++i)
     once();
   std::vector<double> latencies;
   auto start = clock_type::now();
-  auto budget = std::chrono::duration<double>(a.seconds / 2);
+  auto budget = std::chrono::duration<double>(seconds);
   while (clock_type::now() - start < budget || latencies.size() < 5) {
+    if (pause.count() > 0)
+      std::this_thread::sleep_for(pause);
     auto t0 = clock_type::now();
     once();
     latencies.push_back(
@@ -210,75 +234,129 @@ measured run_raw(const throughput_args& a, int64_t batch, bool backward) {
   return m;
 }
 
+/// An expert server process for one measurement.
+struct server_process {
+  child_process proc;
+  std::string address;
+};
+
+/// Starts `colony server` with the bench's experts; `max_batch` rows per
+/// batch, so that with `max_batch` = B every call is a batch of its own,
+/// as in the baseline.
+server_process start_server(const throughput_args& a,
+                            const std::filesystem::path& dir,
+                            int64_t max_batch) {
+  auto addr_path = (dir / "server.addr").string();
+  std::filesystem::remove(addr_path);
+  std::vector<std::string> argv{self_executable(), "server", "--expert-uids"};
+  for (size_t i = 0; i < a.experts; ++i)
+    argv.push_back(uid_of(i));
+  argv.insert(argv.end(),
+              {"--hidden-dim", std::to_string(a.hidden_dim), "--max-batch-size",
+               std::to_string(max_batch), "--address-file", addr_path, "--set",
+               "node.compute_threads=" + std::to_string(a.compute_threads),
+               "--set", "node.log_level=warn"});
+  auto log = (dir / "server.log").string();
+  auto proc = child_process::spawn(argv, log);
+  if (!proc)
+    throw std::runtime_error(describe(proc.error()));
+  auto address = wait_for_file_line(addr_path, std::chrono::seconds(60));
+  if (!address)
+    throw std::runtime_error("server did not start; see " + log);
+  return {std::move(*proc), *address};
+}
+
+void print_result(std::ostream& out, bool& first, const char* mode,
+                  int64_t batch, size_t clients, const measured& swarm,
+                  const measured& raw, double ratio, bool json) {
+  out << (first ? "" : ",") << "{\"mode\":\"" << mode
+      << "\",\"batch\":" << batch << ",\"clients\":" << clients
+      << ",\"samples_per_s\":" << swarm.samples_per_s
+      << ",\"raw_samples_per_s\":" << raw.samples_per_s
+      << ",\"ratio\":" << ratio << ",\"p50_ms\":" << swarm.p50_ms
+      << ",\"raw_p50_ms\":" << raw.p50_ms
+      << ",\"p50_above_raw_ms\":" << swarm.p50_ms - raw.p50_ms
+      << ",\"p99_ms\":" << swarm.p99_ms << ",\"calls\":" << swarm.calls
+      << ",\"failures\":" << swarm.failures << "}";
+  first = false;
+  if (!json)
+    std::cerr << mode << " B=" << batch << " clients=" << clients << ": "
+              << swarm.samples_per_s << " samples/s vs raw "
+              << raw.samples_per_s << " (" << ratio << "x), p50 "
+              << swarm.p50_ms << " ms vs raw " << raw.p50_ms << " ms"
+              << std::endl;
+}
+
 int run_bench(const throughput_args& a) {
   namespace fs = std::filesystem;
   auto dir = fs::temp_directory_path() /
              ("colony-bench-throughput-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  auto addr_path = (dir / "server.addr").string();
-  std::vector<std::string> argv{self_executable(), "server", "--expert-uids"};
-  for (size_t i = 0; i < a.experts; ++i)
-    argv.push_back(uid_of(i));
-  auto max_batch =
-      *std::max_element(a.batch_sizes.begin(), a.batch_sizes.end());
-  argv.push_back("--hidden-dim");
-  argv.push_back(std::to_string(a.hidden_dim));
-  argv.insert(argv.end(),
-              {"--max-batch-size",
-               std::to_string(std::max<int64_t>(max_batch * 4, 16384)),
-               "--address-file", addr_path, "--set",
-               "node.compute_threads=" + std::to_string(a.compute_threads),
-               "--set", "node.log_level=warn"});
-  auto server = child_process::spawn(argv, (dir / "server.log").string());
-  if (!server) {
-    std::cerr << describe(server.error()) << std::endl;
-    return 1;
-  }
-  auto address = wait_for_file_line(addr_path, std::chrono::seconds(60));
-  if (!address) {
-    std::cerr << "server did not start; see " << (dir / "server.log").string()
-              << std::endl;
-    return 1;
-  }
   set_compute_threads(a.compute_threads);
   std::ostringstream out;
   out << "{\"bench\":\"throughput\",\"experts\":" << a.experts
-      << ",\"hidden_dim\":" << a.hidden_dim << ",\"clients\":" << a.clients
-      << ",\"seconds\":" << a.seconds << ",\"results\":[";
+      << ",\"hidden_dim\":" << a.hidden_dim << ",\"seconds\":" << a.seconds
+      << ",\"results\":[";
   bool first = true;
   try {
-    for (bool backward : {false, true}) {
-      for (auto batch : a.batch_sizes) {
-        // Raw first, while the server idles; then the swarm.
-        auto raw = run_raw(a, batch, backward);
-        auto swarm = run_swarm(a, *address, dir, batch, backward);
-        auto ratio = swarm.samples_per_s / raw.samples_per_s;
-        out << (first ? "" : ",") << "{\"mode\":\""
-            << (backward ? "forward_backward" : "forward")
-            << "\",\"batch\":" << batch
-            << ",\"samples_per_s\":" << swarm.samples_per_s
-            << ",\"raw_samples_per_s\":" << raw.samples_per_s
-            << ",\"ratio\":" << ratio << ",\"p50_ms\":" << swarm.p50_ms
-            << ",\"raw_p50_ms\":" << raw.p50_ms
-            << ",\"p50_above_raw_ms\":" << swarm.p50_ms - raw.p50_ms
-            << ",\"p99_ms\":" << swarm.p99_ms << ",\"calls\":" << swarm.calls
-            << ",\"failures\":" << swarm.failures << "}";
-        first = false;
+    for (auto batch : a.batch_sizes) {
+      auto server = start_server(a, dir, batch);
+      // Latency: one client, one call at a time, against the same call
+      // computed in this process (raw first, while the server idles).
+      if (batch == 1) {
+        // Rounds alternate the two, so that noise hits both alike; the
+        // figure is the median of the per-round differences.
+        auto one = a;
+        one.clients = 1;
+        one.seconds = 1.5;
+        std::vector<double> above, swarm_p50, raw_p50;
+        measured raw, swarm;
+        for (int round = 0; round < latency_rounds; ++round) {
+          raw = run_raw(a, batch, false, one.seconds, latency_pause);
+          swarm = run_swarm(one, server.address, dir, batch, false);
+          above.push_back(swarm.p50_ms - raw.p50_ms);
+          swarm_p50.push_back(swarm.p50_ms);
+          raw_p50.push_back(raw.p50_ms);
+        }
+        swarm.p50_ms = median(swarm_p50);
+        raw.p50_ms = median(raw_p50);
+        print_result(out, first, "forward_latency", batch, 1, swarm, raw,
+                     swarm.samples_per_s / raw.samples_per_s, a.json);
+        out << ",{\"mode\":\"forward_latency_rounds\",\"p50_above_raw_ms\":"
+            << median(above) << ",\"rounds\":" << latency_rounds << "}";
         if (!a.json)
-          std::cerr << (backward ? "fwd+bwd" : "forward") << " B=" << batch
-                    << ": " << swarm.samples_per_s << " samples/s vs raw "
-                    << raw.samples_per_s << " (" << ratio << "x), p50 "
-                    << swarm.p50_ms << " ms vs raw " << raw.p50_ms << " ms"
+          std::cerr << "B=1 round trip above raw compute, median of "
+                    << latency_rounds << " rounds: " << median(above) << " ms"
                     << std::endl;
       }
+      for (bool backward : {false, true}) {
+        // Rounds alternate baseline and swarm; the ratio is the median of
+        // the per-round ratios.
+        std::vector<double> ratios, swarm_rates, raw_rates, p50s, raw_p50s;
+        measured raw, swarm;
+        for (int round = 0; round < throughput_rounds; ++round) {
+          raw = run_raw(a, batch, backward, a.seconds);
+          swarm = run_swarm(a, server.address, dir, batch, backward);
+          ratios.push_back(swarm.samples_per_s / raw.samples_per_s);
+          swarm_rates.push_back(swarm.samples_per_s);
+          raw_rates.push_back(raw.samples_per_s);
+          p50s.push_back(swarm.p50_ms);
+          raw_p50s.push_back(raw.p50_ms);
+        }
+        swarm.samples_per_s = median(swarm_rates);
+        raw.samples_per_s = median(raw_rates);
+        swarm.p50_ms = median(p50s);
+        raw.p50_ms = median(raw_p50s);
+        print_result(out, first, backward ? "forward_backward" : "forward",
+                     batch, a.clients, swarm, raw, median(ratios), a.json);
+      }
+      server.proc.stop();
     }
   } catch (const std::exception& e) {
     std::cerr << "bench throughput: " << e.what() << std::endl;
-    server->stop();
     return 1;
   }
   out << "]}";
-  server->stop();
   std::cout << out.str() << std::endl;
   fs::remove_all(dir);
   return 0;

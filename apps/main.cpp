@@ -1,10 +1,12 @@
 #include "apps/commands.hpp"
+#include "runtime/tensor_allocator.hpp"
 
 #include <csignal>
 
 int main(int argc, char** argv) {
   // A peer that vanishes mid-write must not kill the node.
   std::signal(SIGPIPE, SIG_IGN);
+  colony::tune_tensor_allocator();
   CLI::App app{"colony: decentralized mixture-of-experts training over "
                "unreliable peers"};
   app.require_subcommand(1);

@@ -8,6 +8,7 @@
 #include "runtime/compute_threads.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/ping_client.hpp"
+#include "runtime/tensor_allocator.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -47,6 +48,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
     n.me_ = std::make_shared<const identity>(std::move(*id));
   }
   n.log_ = make_node_logger(n.me_->peer_id().short_id(), *level);
+  tune_tensor_allocator(); // for programs that embed nodes without main.cpp
   auto threads = set_compute_threads(config.compute_threads);
   n.log_->debug("compute threads: {}", threads);
   n.system_config_ = make_system_config();
