@@ -56,6 +56,8 @@ struct client_args {
   bool backward = false;
   double seconds = 6;
   double warmup = 1;
+  /// Pause between calls (diagnosis: latency of a server that idled).
+  long pause_us = 0;
 };
 
 /// What one measurement produced: rows per second and call latencies.
@@ -97,6 +99,8 @@ int run_client(const client_args& a) {
   auto end = measure_from + std::chrono::duration_cast<clock_type::duration>(
                                 std::chrono::duration<double>(a.seconds));
   while (true) {
+    if (a.pause_us > 0)
+      std::this_thread::sleep_for(std::chrono::microseconds(a.pause_us));
     auto t0 = clock_type::now();
     if (t0 >= end)
       break;
@@ -390,6 +394,7 @@ void add_bench_throughput_command(CLI::App& bench) {
   client->add_option("--batch-size", c->batch);
   client->add_option("--seconds", c->seconds);
   client->add_flag("--backward,!--forward-only", c->backward);
+  client->add_option("--pause-us", c->pause_us, "pause between calls");
   client->callback([c] { exit_with(run_client(*c)); });
 }
 

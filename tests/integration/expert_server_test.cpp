@@ -385,3 +385,26 @@ optimizer = "sgd"
   EXPECT_EQ(rc, 2) << out;
   EXPECT_NE(out.find("--hidden-dim"), std::string::npos) << out;
 }
+
+TEST(expert_server, replies_use_the_server_codec_and_requests_any_codec) {
+  auto exact = group({"ffn.0"}, "ffn", 16);
+  exact.backend.optimizer = "none";
+  auto lossy = exact;
+  lossy.compression = compression_type::float16;
+  server_and_client plain{{exact}};
+  server_and_client half{{lossy}};
+  ASSERT_TRUE(plain.ok() && half.ok());
+  auto info = half.client->info(half.address(), "ffn.0", 5s);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->compression, compression_type::float16);
+  auto x = torch::randn({4, 16});
+  auto a = plain.client->forward(plain.address(), "ffn.0", {x}, 5s);
+  // A request in uniform_8bit is decoded by the server like any other.
+  auto b = plain.client->forward(plain.address(), "ffn.0", {x}, 5s,
+                                 compression_type::uniform_8bit);
+  auto c = half.client->forward(half.address(), "ffn.0", {x}, 5s);
+  ASSERT_TRUE(a && b && c);
+  EXPECT_TRUE(torch::allclose((*a)[0], (*b)[0], 0.1, 0.1));
+  EXPECT_EQ((*c)[0].scalar_type(), at::kFloat);
+  EXPECT_EQ((*c)[0].sizes(), (*a)[0].sizes());
+}
