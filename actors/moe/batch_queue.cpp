@@ -63,14 +63,4 @@ std::vector<batch_queue::entry> batch_queue::take_all() {
   return result;
 }
 
-std::vector<size_t> split_offsets(const std::vector<size_t>& rows) {
-  std::vector<size_t> offsets;
-  offsets.reserve(rows.size() + 1);
-  size_t at = 0;
-  offsets.push_back(at);
-  for (auto n : rows)
-    offsets.push_back(at += n);
-  return offsets;
-}
-
 } // namespace colony::moe

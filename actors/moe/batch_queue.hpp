@@ -89,10 +89,4 @@ class batch_queue {
   size_t rows_ = 0;
 };
 
-/// Start row of each part of a batch made of parts of `rows` rows, in order,
-/// followed by the total: {2, 3, 1} -> {0, 2, 5, 6}. Part i spans
-/// [offsets[i], offsets[i + 1]).
-[[nodiscard]] std::vector<size_t>
-split_offsets(const std::vector<size_t>& rows);
-
 } // namespace colony::moe

@@ -25,19 +25,26 @@ caf::expected<envelope> expert_client::call(const std::string& address,
   return result;
 }
 
+caf::expected<std::vector<at::Tensor>> expert_client::call_tensors(
+    const std::string& address, const std::string& service,
+    const std::vector<at::Tensor>& tensors, std::chrono::milliseconds timeout,
+    compression_type codec) {
+  auto body = encode_tensors(tensors, codec);
+  if (!body)
+    return std::move(body.error());
+  auto reply = call(address, service, std::move(*body), timeout);
+  if (!reply)
+    return std::move(reply.error());
+  return decode_tensors(*reply, tensor_limits{});
+}
+
 caf::expected<std::vector<at::Tensor>>
 expert_client::forward(const std::string& address, const std::string& uid,
                        const std::vector<at::Tensor>& inputs,
                        std::chrono::milliseconds timeout,
                        compression_type codec) {
-  auto body = encode_tensors(inputs, codec);
-  if (!body)
-    return std::move(body.error());
-  auto reply =
-      call(address, expert_service(uid, "forward"), std::move(*body), timeout);
-  if (!reply)
-    return std::move(reply.error());
-  return decode_tensors(*reply, tensor_limits{});
+  return call_tensors(address, expert_service(uid, "forward"), inputs, timeout,
+                      codec);
 }
 
 caf::expected<std::vector<at::Tensor>>
@@ -48,14 +55,8 @@ expert_client::backward(const std::string& address, const std::string& uid,
                         compression_type codec) {
   auto all = inputs;
   all.insert(all.end(), grad_outputs.begin(), grad_outputs.end());
-  auto body = encode_tensors(all, codec);
-  if (!body)
-    return std::move(body.error());
-  auto reply =
-      call(address, expert_service(uid, "backward"), std::move(*body), timeout);
-  if (!reply)
-    return std::move(reply.error());
-  return decode_tensors(*reply, tensor_limits{});
+  return call_tensors(address, expert_service(uid, "backward"), all, timeout,
+                      codec);
 }
 
 caf::expected<expert_description>

@@ -53,6 +53,12 @@ class expert_client {
   list(const std::string& address, std::chrono::milliseconds timeout);
 
  private:
+  /// Sends `tensors` as a TensorList to `service`, decodes the reply's.
+  caf::expected<std::vector<at::Tensor>>
+  call_tensors(const std::string& address, const std::string& service,
+               const std::vector<at::Tensor>& tensors,
+               std::chrono::milliseconds timeout, compression_type codec);
+
   caf::expected<envelope> call(const std::string& address,
                                const std::string& service, envelope body,
                                std::chrono::milliseconds timeout);

@@ -125,9 +125,3 @@ TEST(batch_queue, take_all_empties_the_queue_in_order) {
   EXPECT_EQ(q.pending_rows(), 0u);
   EXPECT_FALSE(q.ready(t0 + 1h));
 }
-
-TEST(batch_queue, split_offsets_are_running_sums) {
-  EXPECT_EQ(split_offsets({2, 3, 1}), (std::vector<size_t>{0, 2, 5, 6}));
-  EXPECT_EQ(split_offsets({4}), (std::vector<size_t>{0, 4}));
-  EXPECT_EQ(split_offsets({}), (std::vector<size_t>{0}));
-}
