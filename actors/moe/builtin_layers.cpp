@@ -13,15 +13,17 @@ using torch::nn::LayerNorm;
 using torch::nn::LayerNormOptions;
 using torch::nn::Linear;
 
-/// ffn: a residual two-layer MLP with a LayerNorm on the sum.
+/// ffn: a residual two-layer MLP with a LayerNorm on the sum, as hivemind's
+/// FeedforwardBlock (tanh-approximated GELU, LayerNorm eps 1e-12).
 struct ffn_impl : torch::nn::Module {
   explicit ffn_impl(int64_t h)
       : linear_in(register_module("linear_in", Linear(h, 4 * h))),
         linear_out(register_module("linear_out", Linear(4 * h, h))),
-        norm(register_module("norm", LayerNorm(LayerNormOptions({h})))) {}
+        norm(register_module("norm",
+                             LayerNorm(LayerNormOptions({h}).eps(1e-12)))) {}
 
   at::Tensor forward(const at::Tensor& x) {
-    return norm(x + linear_out(torch::gelu(linear_in(x))));
+    return norm(x + linear_out(torch::gelu(linear_in(x), "tanh")));
   }
 
   Linear linear_in;
