@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job: installs dependencies if missing, builds, and runs a local
 # swarm on loopback. For now the swarm is a bootstrap node plus peers that
-# join its DHT, store and find values, and measure round trips; DMoE
-# training on Fashion-MNIST replaces this body once the expert server and
-# trainer land.
+# join its DHT, store and find values, measure round trips, and two expert
+# servers whose experts are found through the DHT and listed; DMoE training
+# on Fashion-MNIST replaces this body once the trainer lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -48,4 +48,17 @@ echo "== round trips to every node (colony ping):"
 for f in "$work"/boot.addr "$work"/peer*.addr; do
   "$colony" ping "$(cat "$f")" --count 5 --interval 0.05 | tail -n 1
 done
+echo "== two expert servers, 4 ffn experts each, sampled from ffn.[0:4].[0:4]"
+for i in 1 2; do
+  "$colony" server --expert-pattern 'ffn.[0:4].[0:4]' --num-experts 4 \
+    --hidden-dim 64 --initial-peers "$boot" \
+    --address-file "$work/server$i.addr" >"$work/server$i.log" 2>&1 &
+  pids+=($!)
+  wait_file "$work/server$i.addr" || { cat "$work/server$i.log"; exit 1; }
+  grep -h "ready:" "$work/server$i.log" | sed 's/^/   /'
+done
+echo "== experts found in the DHT under ffn.:"
+"$colony" experts --initial-peers "$boot" ffn.
+echo "== what the first server hosts (colony info):"
+"$colony" info "$(cat "$work/server1.addr")"
 echo "== stopping the swarm (SIGTERM)"
