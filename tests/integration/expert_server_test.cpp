@@ -18,12 +18,7 @@ namespace {
 
 expert_group_config group(std::vector<std::string> uids, std::string cls,
                           int64_t hidden) {
-  expert_group_config g;
-  g.expert_uids = std::move(uids);
-  g.expert_cls = std::move(cls);
-  g.hidden_dim = hidden;
-  g.update_period = 3600s;
-  return g;
+  return expert_group(std::move(uids), std::move(cls), hidden);
 }
 
 /// A server node hosting `groups` (no DHT) and a client node beside it.

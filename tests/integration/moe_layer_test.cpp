@@ -18,13 +18,7 @@ namespace {
 
 expert_group_config frozen(std::vector<std::string> uids, std::string cls,
                            int64_t hidden) {
-  expert_group_config g;
-  g.expert_uids = std::move(uids);
-  g.expert_cls = std::move(cls);
-  g.hidden_dim = hidden;
-  g.backend.optimizer = "none"; // outputs stay comparable across calls
-  g.update_period = 3600s;
-  return g;
+  return expert_group(std::move(uids), std::move(cls), hidden, "none");
 }
 
 /// A DHT node that is also the client, and a server joined to it that

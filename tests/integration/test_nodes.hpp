@@ -33,6 +33,20 @@ inline node_config test_config(std::string swarm = "test") {
   return cfg;
 }
 
+/// An `[[experts]]` group for tests: explicit uids, no re-declaration
+/// during a test; `optimizer` "none" keeps outputs comparable across calls.
+inline expert_group_config expert_group(std::vector<std::string> uids,
+                                        std::string cls, int64_t hidden,
+                                        std::string optimizer = "adam") {
+  expert_group_config g;
+  g.expert_uids = std::move(uids);
+  g.expert_cls = std::move(cls);
+  g.hidden_dim = hidden;
+  g.backend.optimizer = std::move(optimizer);
+  g.update_period = std::chrono::hours(1);
+  return g;
+}
+
 inline std::unique_ptr<node> start_node(const node_config& cfg) {
   auto n = node::start(cfg);
   if (!n) {
