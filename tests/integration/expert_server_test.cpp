@@ -22,31 +22,21 @@ expert_group_config group(std::vector<std::string> uids, std::string cls,
 }
 
 /// A server node hosting `groups` (no DHT) and a client node beside it.
-struct server_and_client {
-  std::unique_ptr<node> server;
-  std::unique_ptr<node> client_node;
+/// A server, a client node beside it, and an expert client on that node.
+struct server_and_client : local_expert_server {
   std::unique_ptr<moe::expert_client> client;
+  node* client_node = nullptr;
 
-  explicit server_and_client(std::vector<expert_group_config> groups) {
-    auto cfg = test_config();
-    cfg.experts = std::move(groups);
-    server = start_node(cfg);
-    if (!server)
+  explicit server_and_client(std::vector<expert_group_config> groups)
+      : local_expert_server(std::move(groups)) {
+    if (!local_expert_server::client)
       return;
-    if (auto err = server->host_experts()) {
-      ADD_FAILURE() << describe(err);
-      server.reset();
-      return;
-    }
-    auto ccfg = test_config();
-    ccfg.client_mode = true;
-    client_node = start_node(ccfg);
+    client_node = local_expert_server::client.get();
     client = std::make_unique<moe::expert_client>(client_node->system(),
                                                   client_node->transport());
   }
 
   bool ok() const { return server && client; }
-  const std::string& address() const { return server->address(); }
 };
 
 /// Random tensors matching `schemas` with `batch` rows.

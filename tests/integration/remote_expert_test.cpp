@@ -17,25 +17,8 @@ expert_group_config frozen(std::vector<std::string> uids, std::string cls,
   return expert_group(std::move(uids), std::move(cls), hidden, "none");
 }
 
-struct swarm {
-  std::unique_ptr<node> server;
-  std::unique_ptr<node> client;
-
-  explicit swarm(std::vector<expert_group_config> groups) {
-    auto cfg = test_config();
-    cfg.experts = std::move(groups);
-    server = start_node(cfg);
-    if (server)
-      if (auto err = server->host_experts()) {
-        ADD_FAILURE() << describe(err);
-        server.reset();
-      }
-    auto ccfg = test_config();
-    ccfg.client_mode = true;
-    client = start_node(ccfg);
-  }
-
-  bool ok() const { return server && client; }
+struct swarm : local_expert_server {
+  using local_expert_server::local_expert_server;
 
   moe::RemoteExpert expert(const std::string& uid) {
     return moe::RemoteExpert(client->system(), client->transport(),

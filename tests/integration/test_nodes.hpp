@@ -79,6 +79,30 @@ inline void register_service(node& n, const std::string& name,
       .receive([] {}, [](caf::error&) {});
 }
 
+/// An in-process expert server (no DHT) serving `groups`, and a client-mode
+/// node beside it to call from.
+struct local_expert_server {
+  std::unique_ptr<node> server;
+  std::unique_ptr<node> client;
+
+  explicit local_expert_server(std::vector<expert_group_config> groups) {
+    auto cfg = test_config();
+    cfg.experts = std::move(groups);
+    server = start_node(cfg);
+    if (server)
+      if (auto err = server->host_experts()) {
+        ADD_FAILURE() << describe(err);
+        server.reset();
+      }
+    auto ccfg = test_config();
+    ccfg.client_mode = true;
+    client = start_node(ccfg);
+  }
+
+  bool ok() const { return server && client; }
+  const std::string& address() const { return server->address(); }
+};
+
 struct temp_dir;
 
 /// Runs `colony ARGS...` to completion in `dir`; returns (exit status,
