@@ -311,15 +311,23 @@ at::Tensor RemoteMixtureOfExpertsImpl::forward(const at::Tensor& input) {
         std::to_string(options_.in_features()) + ")");
   if (options_.detect_anomalies() && !all_finite(input))
     throw std::runtime_error("mixture of experts: NaN or inf in the input");
+  auto logits = grid_logits(input);
+  return forward_with_experts(input, logits,
+                              find_experts(logits, options_.k_best()));
+}
+
+std::vector<std::vector<expert_info>>
+RemoteMixtureOfExpertsImpl::find_experts(const std::vector<at::Tensor>& logits,
+                                         size_t k) {
   if (!dht_)
     throw std::runtime_error("mixture of experts: no DHT to search experts in");
-  auto logits = grid_logits(input);
+  auto samples = logits.empty() ? 0 : logits.front().size(0);
   // Scores per sample, dimension, coordinate, for the search.
-  std::vector<std::vector<std::vector<float>>> grid_scores(input.size(0));
+  std::vector<std::vector<std::vector<float>>> grid_scores(samples);
   std::vector<at::Tensor> detached;
   for (auto& l : logits)
-    detached.push_back(l.detach().to(torch::kFloat).contiguous());
-  for (int64_t s = 0; s < input.size(0); ++s)
+    detached.push_back(l.detach().to(torch::kFloat).cpu().contiguous());
+  for (int64_t s = 0; s < samples; ++s)
     for (auto& l : detached) {
       const float* row = l.data_ptr<float>() + s * l.size(1);
       grid_scores[s].emplace_back(row, row + l.size(1));
@@ -340,8 +348,7 @@ at::Tensor RemoteMixtureOfExpertsImpl::forward(const at::Tensor& input) {
   }
   search_->deadline =
       std::chrono::steady_clock::now() + options_.forward_timeout();
-  auto found = search_->searcher->batch_find_best_experts(grid_scores,
-                                                          options_.k_best());
+  auto found = search_->searcher->batch_find_best_experts(grid_scores, k);
   if (!found)
     throw std::runtime_error("mixture of experts: beam search failed: " +
                              error_reason(found.error()));
@@ -353,7 +360,7 @@ at::Tensor RemoteMixtureOfExpertsImpl::forward(const at::Tensor& input) {
         "mixture of experts: no experts found for prefix " +
         options_.uid_prefix() + " (grid of " +
         std::to_string(options_.grid_size().size()) + " dimensions)");
-  return forward_with_experts(input, logits, *found);
+  return std::move(*found);
 }
 
 } // namespace colony::moe

@@ -124,6 +124,13 @@ class RemoteMixtureOfExpertsImpl
   forward_with_experts(const at::Tensor& input,
                        const std::vector<std::vector<expert_info>>& experts);
 
+  /// The beam search: each sample's `k` declared experts with the highest
+  /// score under `grid_logits` (per dimension, (batch, grid_size[d]); -inf
+  /// excludes a coordinate), best first, within `forward_timeout`. Throws if
+  /// the search fails or finds no expert for any sample.
+  std::vector<std::vector<expert_info>>
+  find_experts(const std::vector<at::Tensor>& grid_logits, size_t k);
+
   /// Splits `proj(input)` into per-dimension logits (batch, grid_size[d]).
   std::vector<at::Tensor> grid_logits(const at::Tensor& input);
 
