@@ -21,39 +21,9 @@ expert_group_config frozen(std::vector<std::string> uids, std::string cls,
   return expert_group(std::move(uids), std::move(cls), hidden, "none");
 }
 
-/// A DHT node that is also the client, and a server joined to it that
-/// declares its experts.
-struct moe_swarm {
-  std::unique_ptr<node> client;
-  std::unique_ptr<node> server;
-
-  explicit moe_swarm(std::vector<expert_group_config> groups) {
-    auto ccfg = test_config();
-    ccfg.dht_enabled = true;
-    client = start_node(ccfg);
-    if (!client)
-      return;
-    (void)client->join_dht();
-    if (groups.empty())
-      return;
-    auto scfg = test_config();
-    scfg.dht_enabled = true;
-    scfg.initial_peers = {client->address()};
-    scfg.experts = std::move(groups);
-    server = start_node(scfg);
-    if (!server)
-      return;
-    if (auto joined = server->join_dht(); !joined)
-      ADD_FAILURE() << describe(joined.error());
-    if (auto err = server->host_experts()) {
-      ADD_FAILURE() << describe(err);
-      server.reset();
-    }
-  }
-
-  [[nodiscard]] bool ok(bool with_server = true) const {
-    return client && (server || !with_server);
-  }
+/// The swarm of these tests, with the layer and reference calls.
+struct moe_swarm : dht_expert_swarm {
+  using dht_expert_swarm::dht_expert_swarm;
 
   moe::RemoteMixtureOfExperts layer(moe::RemoteMixtureOfExpertsOptions opts) {
     return moe::RemoteMixtureOfExperts(client->system(), client->transport(),

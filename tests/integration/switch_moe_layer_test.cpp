@@ -11,36 +11,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// A DHT node that is also the client, and a server joined to it that
-/// declares its experts (frozen: outputs comparable across calls).
-struct switch_swarm {
-  std::unique_ptr<node> client;
-  std::unique_ptr<node> server;
-
-  switch_swarm(std::vector<std::string> uids, std::string cls, int64_t hidden) {
-    auto ccfg = test_config();
-    ccfg.dht_enabled = true;
-    client = start_node(ccfg);
-    if (!client)
-      return;
-    (void)client->join_dht();
-    auto scfg = test_config();
-    scfg.dht_enabled = true;
-    scfg.initial_peers = {client->address()};
-    scfg.experts = {
-        expert_group(std::move(uids), std::move(cls), hidden, "none")};
-    server = start_node(scfg);
-    if (!server)
-      return;
-    if (auto joined = server->join_dht(); !joined)
-      ADD_FAILURE() << describe(joined.error());
-    if (auto err = server->host_experts()) {
-      ADD_FAILURE() << describe(err);
-      server.reset();
-    }
-  }
-
-  [[nodiscard]] bool ok() const { return client && server; }
+/// The swarm of these tests: one group of frozen experts (outputs stay
+/// comparable across calls).
+struct switch_swarm : dht_expert_swarm {
+  switch_swarm(std::vector<std::string> uids, std::string cls, int64_t hidden)
+      : dht_expert_swarm(
+            {expert_group(std::move(uids), std::move(cls), hidden, "none")}) {}
 
   moe::RemoteSwitchMixtureOfExperts
   layer(moe::RemoteSwitchMixtureOfExpertsOptions opts) {

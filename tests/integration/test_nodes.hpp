@@ -103,6 +103,41 @@ struct local_expert_server {
   const std::string& address() const { return server->address(); }
 };
 
+/// A DHT node that is also the client, and an expert server joined to it
+/// that declares `groups` (none: only the DHT node).
+struct dht_expert_swarm {
+  std::unique_ptr<node> client;
+  std::unique_ptr<node> server;
+
+  explicit dht_expert_swarm(std::vector<expert_group_config> groups) {
+    auto ccfg = test_config();
+    ccfg.dht_enabled = true;
+    client = start_node(ccfg);
+    if (!client)
+      return;
+    (void)client->join_dht();
+    if (groups.empty())
+      return;
+    auto scfg = test_config();
+    scfg.dht_enabled = true;
+    scfg.initial_peers = {client->address()};
+    scfg.experts = std::move(groups);
+    server = start_node(scfg);
+    if (!server)
+      return;
+    if (auto joined = server->join_dht(); !joined)
+      ADD_FAILURE() << describe(joined.error());
+    if (auto err = server->host_experts()) {
+      ADD_FAILURE() << describe(err);
+      server.reset();
+    }
+  }
+
+  [[nodiscard]] bool ok(bool with_server = true) const {
+    return client && (server || !with_server);
+  }
+};
+
 struct temp_dir;
 
 /// Runs `colony ARGS...` to completion in `dir`; returns (exit status,
