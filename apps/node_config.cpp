@@ -1,6 +1,7 @@
 #include "apps/node_config.hpp"
 
 #include "actors/moe/expert_uid.hpp"
+#include "actors/trainer/expert_grid.hpp"
 #include "messages/error.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/peer_address.hpp"
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -143,7 +145,8 @@ enum class value_kind {
   count,
   number,
   seconds,
-  string_list
+  string_list,
+  integer_list
 };
 
 const char* expected_text(value_kind kind) noexcept {
@@ -162,6 +165,8 @@ const char* expected_text(value_kind kind) noexcept {
     return "a number (seconds)";
   case value_kind::string_list:
     return "an array of strings";
+  case value_kind::integer_list:
+    return "an array of integers";
   }
   return "?";
 }
@@ -346,7 +351,7 @@ key_spec count_key(Access access, int64_t min = 0, int64_t max = 4096) {
 /// Durations are written in seconds, integer or fractional, and kept in
 /// milliseconds.
 template <class Access>
-key_spec seconds_key(Access access) {
+key_spec seconds_key(Access access, bool zero_allowed = false) {
   // Bounds the conversion to milliseconds well inside int64.
   constexpr double max_seconds = 1e9;
   return {value_kind::seconds, [=](node_config& cfg, const key_use& use) {
@@ -358,6 +363,10 @@ key_spec seconds_key(Access access) {
             else
               return use.fail_type(value_kind::seconds);
             auto text = seconds_text(seconds);
+            if (zero_allowed && seconds == 0) {
+              access(cfg) = std::chrono::milliseconds{0};
+              return;
+            }
             if (!std::isfinite(seconds) || seconds <= 0)
               return use.fail("must be a positive number of seconds, got " +
                               text);
@@ -391,6 +400,38 @@ key_spec string_list_key(Access access, string_check check = {}) {
                 ok = false;
               } else {
                 result.push_back(str->get());
+              }
+            }
+            if (ok)
+              access(cfg) = std::move(result);
+          }};
+}
+
+/// An array of integers, each in [min, max].
+template <class Access>
+key_spec integer_list_key(Access access, int64_t min, int64_t max) {
+  return {value_kind::integer_list, [=](node_config& cfg, const key_use& use) {
+            const auto* arr = use.value.as_array();
+            if (arr == nullptr)
+              return use.fail_type(value_kind::integer_list);
+            std::vector<int64_t> result;
+            bool ok = true;
+            for (size_t i = 0; i < arr->size(); ++i) {
+              const auto& element = *arr->get(i);
+              auto prefix = "element " + std::to_string(i) + ": ";
+              const auto* num = element.as_integer();
+              if (num == nullptr) {
+                use.fail_at(element, prefix + "expected an integer, got " +
+                                         type_name(element));
+                ok = false;
+              } else if (num->get() < min || num->get() > max) {
+                use.fail_at(element, prefix + "must be between " +
+                                         std::to_string(min) + " and " +
+                                         std::to_string(max) + ", got " +
+                                         std::to_string(num->get()));
+                ok = false;
+              } else {
+                result.push_back(num->get());
               }
             }
             if (ok)
@@ -457,6 +498,12 @@ std::optional<std::string> check_uid(const std::string& text) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_grid(const std::string& text) {
+  if (auto grid = trainer::parse_expert_grid(text); !grid)
+    return reason_of(grid.error());
+  return std::nullopt;
+}
+
 std::optional<std::string> check_device(const std::string& text) {
   if (text == "cpu" || (text.rfind("cuda", 0) == 0))
     return std::nullopt;
@@ -496,6 +543,127 @@ std::optional<std::string> check_log_level(const std::string& text) {
   if (auto level = parse_log_level(text); !level)
     return reason_of(level.error());
   return std::nullopt;
+}
+
+/// `[trainer]`: the training loop of `colony train`
+/// (actors/trainer/trainer_options.hpp).
+void add_trainer_keys(config_schema& s) {
+  using std::chrono::milliseconds;
+  using strings = std::vector<std::string>;
+  using trainer::trainer_options;
+  auto t = [](node_config& c) -> trainer_options& {
+    return c.trainer;
+  };
+  s.add("trainer", "dataset_dir",
+        string_key(
+            [=](node_config& c) -> std::string& { return t(c).dataset_dir; }));
+  s.add(
+      "trainer", "classes",
+      integer_list_key(
+          [=](node_config& c) -> std::vector<int64_t>& { return t(c).classes; },
+          0, 9));
+  s.add("trainer", "hidden_dim",
+        count_key([=](node_config& c) -> int64_t& { return t(c).hidden_dim; },
+                  1, 1 << 16));
+  s.add("trainer", "layer",
+        string_key([=](node_config& c) -> std::string& { return t(c).layer; },
+                   one_of({"moe", "switch"})));
+  s.add("trainer", "grids",
+        string_list_key([=](node_config& c) -> strings& { return t(c).grids; },
+                        check_grid));
+  s.add("trainer", "local_experts",
+        bool_key([=](node_config& c) -> bool& { return t(c).local_experts; }));
+  s.add("trainer", "expert_cls",
+        string_key(
+            [=](node_config& c) -> std::string& { return t(c).expert_cls; }));
+  s.add("trainer", "k_best",
+        count_key([=](node_config& c) -> size_t& { return t(c).k_best; }, 1,
+                  1 << 16));
+  s.add("trainer", "k_min",
+        count_key([=](node_config& c) -> size_t& { return t(c).k_min; }, 0,
+                  1 << 16));
+  s.add(
+      "trainer", "backward_k_min",
+      count_key([=](node_config& c) -> size_t& { return t(c).backward_k_min; },
+                0, 1 << 16));
+  s.add("trainer", "forward_timeout",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return t(c).forward_timeout;
+        }));
+  s.add("trainer", "backward_timeout",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return t(c).backward_timeout;
+        }));
+  s.add("trainer", "timeout_after_k_min",
+        seconds_key([=](node_config& c)
+                        -> milliseconds& { return t(c).timeout_after_k_min; },
+                    true));
+  s.add("trainer", "allow_zero_outputs", bool_key([=](node_config& c) -> bool& {
+          return t(c).allow_zero_outputs;
+        }));
+  s.add("trainer", "detect_anomalies", bool_key([=](node_config& c) -> bool& {
+          return t(c).detect_anomalies;
+        }));
+  s.add("trainer", "compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return t(c).compression;
+        }));
+  s.add("trainer", "batch_size",
+        count_key([=](node_config& c) -> size_t& { return t(c).batch_size; }, 1,
+                  1 << 20));
+  s.add("trainer", "learning_rate", number_key([=](node_config& c) -> double& {
+          return t(c).learning_rate;
+        }));
+  s.add("trainer", "balancing_loss_weight",
+        number_key([=](node_config& c) -> double& {
+          return t(c).balancing_loss_weight;
+        }));
+  s.add("trainer", "max_steps",
+        count_key([=](node_config& c) -> uint64_t& { return t(c).max_steps; },
+                  0, int64_t{1} << 40));
+  s.add("trainer", "max_time",
+        seconds_key(
+            [=](node_config& c) -> milliseconds& { return t(c).max_time; },
+            true));
+  s.add("trainer", "eval_every",
+        count_key([=](node_config& c) -> uint64_t& { return t(c).eval_every; },
+                  0, int64_t{1} << 40));
+  s.add(
+      "trainer", "eval_samples",
+      count_key([=](node_config& c) -> uint64_t& { return t(c).eval_samples; },
+                0, int64_t{1} << 40));
+  s.add(
+      "trainer", "report_every",
+      count_key([=](node_config& c) -> uint64_t& { return t(c).report_every; },
+                1, int64_t{1} << 40));
+  s.add("trainer", "seed",
+        count_key([=](node_config& c) -> uint64_t& { return t(c).seed; }, 0,
+                  std::numeric_limits<int64_t>::max()));
+  s.add("trainer", "wait_for_experts",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return t(c).wait_for_experts;
+        }));
+  s.add("trainer", "metrics_csv",
+        string_key(
+            [=](node_config& c) -> std::string& { return t(c).metrics_csv; }));
+  s.add("trainer", "plot",
+        string_key([=](node_config& c) -> std::string& { return t(c).plot; }));
+  s.add_rule([](const node_config& c, const rule_context& ctx) {
+    const auto& o = c.trainer;
+    if (!c.has_trainer)
+      return;
+    if (o.max_steps == 0 && o.max_time.count() == 0)
+      ctx.fail({"trainer.max_steps", "trainer.max_time"},
+               "[trainer] needs max_steps or max_time (or both)");
+    if (o.grids.empty())
+      ctx.fail({"trainer.grids"}, "[trainer] needs at least one grid");
+    if (o.local_experts && o.layer != "moe")
+      ctx.fail({"trainer.local_experts", "trainer.layer"},
+               "trainer.local_experts needs layer = \"moe\"");
+    if (o.learning_rate <= 0)
+      ctx.fail({"trainer.learning_rate"},
+               "trainer.learning_rate must be positive");
+  });
 }
 
 config_schema make_node_schema() {
@@ -706,6 +874,7 @@ config_schema make_node_schema() {
                         "num_warmup_steps <= num_training_steps");
     }
   });
+  add_trainer_keys(s);
   // Cross-key rules.
   s.add_rule([](const node_config& c, const rule_context& ctx) {
     // A part travels in one frame together with its call header.
@@ -776,6 +945,9 @@ toml::table read_override_value(std::string_view text, value_kind kind,
   // `--set node.initial_peers=HOST:PORT` means a list of one.
   if (kind == value_kind::string_list && value.is_string())
     holder.insert_or_assign("v", toml::array{value.as_string()->get()});
+  // `--set trainer.classes=3` means a list of one.
+  if (kind == value_kind::integer_list && value.is_integer())
+    holder.insert_or_assign("v", toml::array{value.as_integer()->get()});
   return holder;
 }
 
@@ -921,6 +1093,8 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
                                     type_name(section_node));
       continue;
     }
+    if (section == "trainer")
+      cfg.has_trainer = true;
     apply_table(*table);
   }
   // Cross-key rules only make sense on values that passed their own checks.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/dht/dht_options.hpp"
+#include "actors/trainer/trainer_options.hpp"
 #include "apps/expert_group_config.hpp"
 #include "runtime/transport/transport_options.hpp"
 
@@ -43,6 +44,10 @@ struct node_config {
   /// override `experts.KEY=VALUE` applies to every group, creating one if
   /// the file has none.
   std::vector<expert_group_config> experts;
+  /// `[trainer]`: the training loop `colony train` runs (actors/trainer).
+  /// `has_trainer` is set when the file or an override has the section.
+  trainer::trainer_options trainer;
+  bool has_trainer = false;
   /// The file (or source name) the config came from, for messages.
   std::string source_path;
 };

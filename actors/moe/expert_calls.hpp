@@ -42,6 +42,16 @@ struct expert_call_deadlines {
   std::optional<std::chrono::milliseconds> timeout_after_k_min;
 };
 
+/// How a layer's expert calls went, counted since the layer was made: one
+/// call per expert per forward or backward pass. A call fails if it errs,
+/// times out or answers something that cannot be used.
+struct expert_call_stats {
+  uint64_t forward_calls = 0;
+  uint64_t forward_failures = 0;
+  uint64_t backward_calls = 0;
+  uint64_t backward_failures = 0;
+};
+
 /// Runs `calls` concurrently through `transport` and returns one outcome per
 /// call, in order: the reply's tensors (aliasing the reply buffer: clone
 /// before writing), or the error (the server's text, `timeout` for calls

@@ -8,6 +8,7 @@
 #include "actors/moe/moe_routing.hpp"
 #include "messages/error.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <numeric>
 #include <stdexcept>
@@ -35,6 +36,7 @@ struct moe_call_record : torch::CustomClassHolder {
   std::vector<bool> answered;
   std::vector<int64_t> answered_forward_per_sample;
   int64_t slots = 0;
+  std::shared_ptr<expert_call_stats> stats;
 };
 
 /// The expert-call step as one autograd node: input (batch, in_features) ->
@@ -85,6 +87,11 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
       outputs[b] = y;
       r.answered[b] = true;
     }
+    auto answered_calls =
+        std::count(r.answered.begin(), r.answered.end(), true);
+    r.stats->forward_calls += r.batches.size();
+    r.stats->forward_failures +=
+        r.batches.size() - static_cast<size_t>(answered_calls);
     if (!have_shape) // nobody answered: zeros as wide as the input
       row_shape = x.sizes().slice(1).vec();
     auto samples = x.size(0);
@@ -144,6 +151,10 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
       accumulate_rows(grad_input, r.batches[b], g);
       answered[b] = true;
     }
+    auto answered_calls = std::count(answered.begin(), answered.end(), true);
+    r.stats->backward_calls += batch_of_call.size();
+    r.stats->backward_failures +=
+        batch_of_call.size() - static_cast<size_t>(answered_calls);
     if (!r.options.allow_zero_outputs()) {
       auto mask = build_mask(x.size(0), r.slots, r.batches, answered);
       auto short_of = samples_short_of_answers(answered_per_sample(mask),
@@ -273,6 +284,7 @@ at::Tensor RemoteMixtureOfExpertsImpl::forward_with_experts(
   record->options = options_;
   record->batches = group_by_expert(experts);
   record->slots = slot_count(experts);
+  record->stats = call_stats_;
   auto outs = moe_call_function::apply(record, input);
   auto stacked = outs[0];
   auto mask = outs[1];

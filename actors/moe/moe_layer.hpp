@@ -6,6 +6,7 @@
 // batched call per expert, all concurrently), and the answers are averaged
 // with softmax weights over the experts' scores. Includes <torch/torch.h>.
 
+#include "actors/moe/expert_calls.hpp"
 #include "actors/moe/expert_record.hpp"
 #include "messages/tensor_codec.hpp"
 
@@ -146,6 +147,9 @@ class RemoteMixtureOfExpertsImpl
     return options_;
   }
 
+  /// The layer's calls so far (backward passes count when they ran).
+  [[nodiscard]] expert_call_stats call_stats() const { return *call_stats_; }
+
   /// The gating layer.
   torch::nn::Linear proj{nullptr};
 
@@ -167,6 +171,9 @@ class RemoteMixtureOfExpertsImpl
   // Created by the first search; keeps the negative cache between forwards.
   struct search_state;
   std::shared_ptr<search_state> search_;
+  // Shared with the autograd records, whose backward runs later.
+  std::shared_ptr<expert_call_stats> call_stats_ =
+      std::make_shared<expert_call_stats>();
 };
 
 TORCH_MODULE(RemoteMixtureOfExperts);

@@ -342,7 +342,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 48u);
+  EXPECT_EQ(keys.size(), 76u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes", "experts.expert_pattern",
@@ -429,6 +429,62 @@ TEST(node_config, rejects_bad_expert_groups) {
   EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
                            "learning_rate = -1\n"),
                   "must be a non-negative number");
+}
+
+TEST(node_config, reads_the_trainer_section) {
+  EXPECT_FALSE(must_parse("").has_trainer);
+  auto cfg = must_parse(R"(
+[trainer]
+classes = [0, 1]
+hidden_dim = 64
+layer = "switch"
+grids = ["a.[0:2]", "b.[0:3].[0:4]"]
+k_best = 2
+timeout_after_k_min = 0
+max_time = 2.5
+batch_size = 32
+)",
+                        {"trainer.seed=9", "trainer.eval_every=0"});
+  EXPECT_TRUE(cfg.has_trainer);
+  const auto& t = cfg.trainer;
+  EXPECT_EQ(t.classes, (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(t.hidden_dim, 64);
+  EXPECT_EQ(t.layer, "switch");
+  EXPECT_EQ(t.grids.size(), 2u);
+  EXPECT_EQ(t.k_best, 2u);
+  EXPECT_EQ(t.timeout_after_k_min.count(), 0);
+  EXPECT_EQ(t.max_time.count(), 2500);
+  EXPECT_EQ(t.max_steps, 0u);
+  EXPECT_EQ(t.batch_size, 32u);
+  EXPECT_EQ(t.seed, 9u);
+  EXPECT_EQ(t.eval_every, 0u);
+  // An override alone makes the section, and one integer is a list of one.
+  auto over = must_parse("", {"trainer.max_steps=5", "trainer.classes=3"});
+  EXPECT_TRUE(over.has_trainer);
+  EXPECT_EQ(over.trainer.classes, (std::vector<int64_t>{3}));
+}
+
+TEST(node_config, rejects_bad_trainer_sections) {
+  EXPECT_CONTAINS(error_of("[trainer]\nbatch_size = 8\n"),
+                  "[trainer] needs max_steps or max_time");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nclasses = [0, 12]\n"),
+                  "test.toml:3:15: trainer.classes: element 1: must be between "
+                  "0 and 9, got 12");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\ngrids = [\"f.[2:4]\"]\n"),
+                  "trainer.grids: element 0: grid 'f.[2:4]'");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\ngrids = []\n"),
+                  "at least one grid");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nlayer = \"dense\"\n"),
+                  "trainer.layer: unknown value 'dense' (moe, switch)");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nlayer = \"switch\"\n"
+                           "local_experts = true\n"),
+                  "local_experts needs layer = \"moe\"");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nforward_timeout = 0\n"),
+                  "trainer.forward_timeout: must be a positive number");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nlearning_rate = 0\n"),
+                  "learning_rate must be positive");
+  EXPECT_CONTAINS(error_of("", {"trainer.classes=[\"a\"]"}),
+                  "element 0: expected an integer, got a string");
 }
 
 } // namespace

@@ -1,0 +1,141 @@
+#include "actors/trainer/dmoe_classifier.hpp"
+
+#include "actors/trainer/expert_grid.hpp"
+#include "messages/error.hpp"
+
+#include <set>
+#include <stdexcept>
+
+namespace colony::trainer {
+
+namespace {
+
+expert_grid grid_or_throw(const std::string& pattern) {
+  auto grid = parse_expert_grid(pattern);
+  if (!grid)
+    throw std::invalid_argument(error_reason(grid.error()));
+  return std::move(*grid);
+}
+
+std::optional<std::chrono::milliseconds>
+after_k_min(std::chrono::milliseconds timeout) {
+  if (timeout.count() <= 0)
+    return std::nullopt;
+  return timeout;
+}
+
+} // namespace
+
+DmoeClassifierImpl::DmoeClassifierImpl(const trainer_options& options,
+                                       const swarm_access& swarm,
+                                       int64_t input_features, int64_t classes)
+    : balancing_loss_weight_(options.balancing_loss_weight) {
+  const auto d = options.hidden_dim;
+  input = register_module("input", torch::nn::Linear(input_features, d));
+  if (options.layer != "moe" && options.layer != "switch")
+    throw std::invalid_argument("unknown layer '" + options.layer +
+                                "' (expected moe or switch)");
+  if (options.local_experts && options.layer != "moe")
+    throw std::invalid_argument("local_experts needs layer = moe");
+  if (!options.local_experts && swarm.system == nullptr)
+    throw std::invalid_argument("remote experts need a swarm to call");
+  for (size_t b = 0; b < options.grids.size(); ++b) {
+    auto grid = grid_or_throw(options.grids[b]);
+    auto name = "block" + std::to_string(b);
+    if (options.local_experts) {
+      local_blocks_.push_back(register_module(
+          name, LocalMixtureOfExperts(d, grid.size, options.expert_cls,
+                                      options.k_best)));
+    } else if (options.layer == "moe") {
+      moe::RemoteMixtureOfExpertsOptions o(d, grid.size, grid.uid_prefix);
+      o.k_best(options.k_best)
+          .k_min(options.k_min)
+          .forward_timeout(options.forward_timeout)
+          .timeout_after_k_min(after_k_min(options.timeout_after_k_min))
+          .backward_k_min(options.backward_k_min)
+          .backward_timeout(options.backward_timeout)
+          .backward_timeout_after_k_min(
+              after_k_min(options.timeout_after_k_min))
+          .allow_zero_outputs(options.allow_zero_outputs)
+          .detect_anomalies(options.detect_anomalies)
+          .compression(options.compression);
+      moe_blocks_.push_back(register_module(
+          name, moe::RemoteMixtureOfExperts(*swarm.system, swarm.transport,
+                                            swarm.dht, o)));
+    } else {
+      moe::RemoteSwitchMixtureOfExpertsOptions o(d, grid.size, grid.uid_prefix);
+      o.k_min(options.k_min)
+          .forward_timeout(options.forward_timeout)
+          .timeout_after_k_min(after_k_min(options.timeout_after_k_min))
+          .backward_k_min(options.backward_k_min)
+          .backward_timeout(options.backward_timeout)
+          .backward_timeout_after_k_min(
+              after_k_min(options.timeout_after_k_min))
+          .allow_zero_outputs(options.allow_zero_outputs)
+          .detect_anomalies(options.detect_anomalies)
+          .compression(options.compression);
+      switch_blocks_.push_back(register_module(
+          name, moe::RemoteSwitchMixtureOfExperts(
+                    *swarm.system, swarm.transport, swarm.dht, o)));
+    }
+  }
+  head = register_module("head", torch::nn::Linear(d, classes));
+}
+
+classifier_output DmoeClassifierImpl::forward(const at::Tensor& images) {
+  auto x = torch::relu(input(images));
+  auto aux = torch::zeros({});
+  for (auto& block : local_blocks_)
+    x = block(x);
+  for (auto& block : moe_blocks_)
+    x = block(x);
+  for (auto& block : switch_blocks_) {
+    auto [y, balancing] = block(x);
+    x = y;
+    aux = aux + balancing_loss_weight_ * balancing;
+  }
+  return {head(x), aux};
+}
+
+std::vector<std::string> DmoeClassifierImpl::last_answered_experts() const {
+  std::set<std::string> uids;
+  for (const auto& block : moe_blocks_) {
+    if (!block->last_mask.defined())
+      continue;
+    auto mask = block->last_mask.to(torch::kBool).contiguous();
+    auto m = mask.accessor<bool, 2>();
+    const auto& chosen = block->last_chosen_experts;
+    for (size_t s = 0; s < chosen.size(); ++s)
+      for (size_t k = 0; k < chosen[s].size(); ++k)
+        if (m[static_cast<int64_t>(s)][static_cast<int64_t>(k)])
+          uids.insert(chosen[s][k].uid);
+  }
+  for (const auto& block : switch_blocks_) {
+    if (!block->last_answered.defined())
+      continue;
+    auto answered = block->last_answered.to(torch::kBool).contiguous();
+    auto a = answered.accessor<bool, 1>();
+    const auto& chosen = block->last_chosen_uids;
+    for (size_t s = 0; s < chosen.size(); ++s)
+      if (!chosen[s].empty() && a[static_cast<int64_t>(s)])
+        uids.insert(chosen[s]);
+  }
+  return {uids.begin(), uids.end()};
+}
+
+moe::expert_call_stats DmoeClassifierImpl::call_stats() const {
+  moe::expert_call_stats total;
+  auto add = [&](const moe::expert_call_stats& s) {
+    total.forward_calls += s.forward_calls;
+    total.forward_failures += s.forward_failures;
+    total.backward_calls += s.backward_calls;
+    total.backward_failures += s.backward_failures;
+  };
+  for (const auto& block : moe_blocks_)
+    add(block->call_stats());
+  for (const auto& block : switch_blocks_)
+    add(block->moe->call_stats());
+  return total;
+}
+
+} // namespace colony::trainer

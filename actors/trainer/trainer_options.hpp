@@ -1,0 +1,90 @@
+#pragma once
+
+// What a trainer is told: the `[trainer]` section of a node config. Plain
+// data, so configs, tests and benchmarks fill it without LibTorch.
+
+#include "actors/trainer/fashion_mnist.hpp"
+#include "messages/tensor_codec.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace colony::trainer {
+
+/// A Fashion-MNIST classifier `784 -> hidden_dim -> DMoE blocks -> 10`
+/// trained with Adam; the blocks' experts live on expert servers (or, for
+/// a baseline, in this process).
+struct trainer_options {
+  /// `dataset_dir`: where the gzipped IDX files are.
+  std::string dataset_dir = fashion_mnist_default_dir;
+  /// `classes`: the labels to train and test on (empty: all ten). The head
+  /// still has ten outputs.
+  std::vector<int64_t> classes;
+  /// `hidden_dim`: width between the input layer, the blocks and the head;
+  /// the experts' hidden_dim must match.
+  int64_t hidden_dim = 128;
+  /// `layer`: `moe` (RemoteMixtureOfExperts) or `switch`
+  /// (RemoteSwitchMixtureOfExperts, top-1 with a balancing loss).
+  std::string layer = "moe";
+  /// `grids`: one DMoE block per entry, each a grid of expert uids written
+  /// as an expert pattern whose ranges start at 0, e.g. `ffn0.[0:4].[0:4]`.
+  std::vector<std::string> grids = {"ffn0.[0:4].[0:4]", "ffn1.[0:4].[0:4]"};
+  /// `local_experts`: build every expert of the grids in this process (the
+  /// fully local baseline of the same architecture); the DHT is not used.
+  bool local_experts = false;
+  /// `expert_cls`: the class of local experts (as `colony server`'s).
+  std::string expert_cls = "ffn";
+  /// `k_best`, `k_min`, `backward_k_min`: as the MoE layer's (switch uses
+  /// k_best 1).
+  size_t k_best = 4;
+  size_t k_min = 1;
+  size_t backward_k_min = 1;
+  /// `forward_timeout`, `backward_timeout`: deadlines of the beam search
+  /// and of the expert calls.
+  std::chrono::milliseconds forward_timeout{5000};
+  std::chrono::milliseconds backward_timeout{5000};
+  /// `timeout_after_k_min`: once k_min experts answered, how much longer
+  /// the others may take (0: until the timeout). Also used for backward.
+  std::chrono::milliseconds timeout_after_k_min{250};
+  /// `allow_zero_outputs`: samples whose experts all failed get zeros
+  /// (moe) or their input (switch) instead of failing the step.
+  bool allow_zero_outputs = true;
+  /// `detect_anomalies`: refuse NaN/inf; NaN-answering experts count as
+  /// failed.
+  bool detect_anomalies = false;
+  /// `compression`: codec of the tensors the trainer sends.
+  compression_type compression = compression_type::none;
+  /// `batch_size`: training samples per step.
+  size_t batch_size = 128;
+  /// `learning_rate`: Adam's, for the trainer's own parameters (and, with
+  /// local_experts, the experts').
+  double learning_rate = 1e-3;
+  /// `balancing_loss_weight`: switch only, the weight of each block's
+  /// load-balancing loss.
+  double balancing_loss_weight = 0.01;
+  /// `max_steps`, `max_time`: training stops at whichever comes first
+  /// (0: no limit; at least one must be set).
+  uint64_t max_steps = 0;
+  std::chrono::milliseconds max_time{0};
+  /// `eval_every`: steps between test-set evaluations (0: only at the end).
+  uint64_t eval_every = 200;
+  /// `eval_samples`: test samples per evaluation (0: all of the split); the
+  /// final evaluation always uses all.
+  uint64_t eval_samples = 2000;
+  /// `report_every`: steps between progress records.
+  uint64_t report_every = 10;
+  /// `seed`: of parameter init, shuffling and jitter (0: random).
+  uint64_t seed = 0;
+  /// `wait_for_experts`: at start, how long to wait until every grid has a
+  /// declared expert.
+  std::chrono::milliseconds wait_for_experts{60000};
+  /// `metrics_csv`: write a row per progress record here (empty: none).
+  std::string metrics_csv;
+  /// `plot`: draw the learning curve into this PNG at the end (needs
+  /// gnuplot; empty: none).
+  std::string plot;
+};
+
+} // namespace colony::trainer

@@ -1,0 +1,168 @@
+#include "actors/trainer/training_loop.hpp"
+
+#include "actors/trainer/dmoe_classifier.hpp"
+#include "actors/trainer/fashion_mnist.hpp"
+#include "messages/error.hpp"
+
+#include <random>
+
+namespace colony::trainer {
+
+namespace {
+
+/// Keeps the samples whose label is one of `classes` (all if empty).
+image_dataset only_classes(image_dataset data,
+                           const std::vector<int64_t>& classes) {
+  if (classes.empty())
+    return data;
+  auto keep = torch::zeros_like(data.labels, torch::kBool);
+  for (auto c : classes)
+    keep = keep.logical_or(data.labels == c);
+  auto rows = keep.nonzero().flatten();
+  data.images = data.images.index_select(0, rows).contiguous();
+  data.labels = data.labels.index_select(0, rows).contiguous();
+  return data;
+}
+
+} // namespace
+
+struct training_loop::impl {
+  trainer_options options;
+  image_dataset train;
+  image_dataset test;
+  DmoeClassifier model{nullptr};
+  std::unique_ptr<torch::optim::Adam> optimizer;
+  torch::Generator generator;
+  at::Tensor order; // this epoch's permutation of the training split
+  int64_t next = 0; // position in `order`
+  uint64_t steps = 0;
+  uint64_t samples = 0;
+
+  at::Tensor next_batch_rows() {
+    auto n = train.size();
+    auto batch = std::min<int64_t>(static_cast<int64_t>(options.batch_size), n);
+    if (!order.defined() || next + batch > n) {
+      order = torch::randperm(n, generator, torch::kLong);
+      next = 0;
+    }
+    auto rows = order.narrow(0, next, batch);
+    next += batch;
+    return rows;
+  }
+};
+
+training_loop::training_loop(std::unique_ptr<impl> self)
+    : self_(std::move(self)) {}
+
+training_loop::~training_loop() = default;
+
+caf::expected<std::unique_ptr<training_loop>>
+training_loop::make(const trainer_options& options, const swarm_access& swarm) {
+  if (options.batch_size == 0)
+    return make_error(errc::invalid_argument, "batch_size must be > 0");
+  for (auto c : options.classes)
+    if (c < 0 || c > 9)
+      return make_error(errc::invalid_argument,
+                        "class " + std::to_string(c) + " is not in [0, 9]");
+  auto train = load_fashion_mnist("train", options.dataset_dir);
+  if (!train)
+    return train.error();
+  auto test = load_fashion_mnist("t10k", options.dataset_dir);
+  if (!test)
+    return test.error();
+  auto self = std::make_unique<impl>();
+  self->options = options;
+  self->train = only_classes(std::move(*train), options.classes);
+  self->test = only_classes(std::move(*test), options.classes);
+  if (self->train.size() == 0 || self->test.size() == 0)
+    return make_error(errc::invalid_argument, "no samples of the classes");
+  auto seed = options.seed != 0 ? options.seed : std::random_device{}();
+  self->generator = at::detail::createCPUGenerator(seed);
+  try {
+    // Parameter init draws from the global generator.
+    torch::manual_seed(seed);
+    self->model = DmoeClassifier(options, swarm);
+    self->optimizer = std::make_unique<torch::optim::Adam>(
+        self->model->parameters(),
+        torch::optim::AdamOptions(options.learning_rate));
+  } catch (const std::exception& e) {
+    return make_error(errc::invalid_argument, e.what());
+  }
+  return std::unique_ptr<training_loop>(new training_loop(std::move(self)));
+}
+
+caf::expected<step_outcome> training_loop::step() {
+  auto& s = *self_;
+  auto rows = s.next_batch_rows();
+  auto images = s.train.images.index_select(0, rows);
+  auto labels = s.train.labels.index_select(0, rows);
+  try {
+    s.model->train();
+    s.optimizer->zero_grad();
+    auto out = s.model->forward(images);
+    auto loss = torch::nn::functional::cross_entropy(out.logits, labels);
+    (loss + out.aux_loss).backward();
+    s.optimizer->step();
+    ++s.steps;
+    s.samples += static_cast<uint64_t>(rows.size(0));
+    return step_outcome{loss.item<double>(),
+                        static_cast<uint64_t>(rows.size(0)),
+                        s.model->last_answered_experts()};
+  } catch (const std::exception& e) {
+    // Gradients of a failed step are dropped by the next zero_grad.
+    return make_error(errc::remote_error, e.what());
+  }
+}
+
+caf::expected<evaluation> training_loop::evaluate(uint64_t max_samples) {
+  auto& s = *self_;
+  auto n = s.test.size();
+  if (max_samples > 0)
+    n = std::min<int64_t>(n, static_cast<int64_t>(max_samples));
+  constexpr int64_t eval_batch = 1000;
+  int64_t correct = 0;
+  double loss_sum = 0;
+  try {
+    torch::NoGradGuard no_grad;
+    s.model->eval();
+    for (int64_t begin = 0; begin < n; begin += eval_batch) {
+      auto len = std::min(eval_batch, n - begin);
+      auto images = s.test.images.narrow(0, begin, len);
+      auto labels = s.test.labels.narrow(0, begin, len);
+      auto out = s.model->forward(images);
+      loss_sum +=
+          torch::nn::functional::cross_entropy(
+              out.logits, labels,
+              torch::nn::functional::CrossEntropyFuncOptions().reduction(
+                  torch::kSum))
+              .item<double>();
+      correct += out.logits.argmax(1).eq(labels).sum().item<int64_t>();
+    }
+  } catch (const std::exception& e) {
+    return make_error(errc::remote_error, e.what());
+  }
+  auto count = static_cast<double>(n);
+  return evaluation{static_cast<double>(correct) / count, loss_sum / count,
+                    static_cast<uint64_t>(n)};
+}
+
+uint64_t training_loop::steps() const noexcept {
+  return self_->steps;
+}
+
+uint64_t training_loop::samples_seen() const noexcept {
+  return self_->samples;
+}
+
+moe::expert_call_stats training_loop::call_stats() const {
+  return self_->model->call_stats();
+}
+
+int64_t training_loop::parameter_count() const {
+  int64_t total = 0;
+  for (const auto& p : self_->model->parameters())
+    total += p.numel();
+  return total;
+}
+
+} // namespace colony::trainer
