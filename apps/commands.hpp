@@ -25,6 +25,15 @@ void add_dht_commands(CLI::App& app);
 /// `colony server [flags]`, `colony info ADDR`
 void add_server_command(CLI::App& app);
 
+/// `colony train CONFIG.toml [--set k=v ...] [--metrics-csv F] [--plot F]`
+void add_train_command(CLI::App& app);
+
+/// `colony swarm SWARM.toml [--out DIR]`: a local swarm of processes.
+void add_swarm_command(CLI::App& app);
+
+/// `colony bench convergence [--steps N] [--json]`
+void add_bench_convergence_command(CLI::App& bench);
+
 /// `colony bench dht [--peers N] [--keys K] [--failure-rate F] [--json]`
 void add_bench_dht_command(CLI::App& bench);
 

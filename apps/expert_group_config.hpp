@@ -43,6 +43,9 @@ struct expert_group_config {
   compression_type compression = compression_type::none;
   /// `checkpoint_dir`: save and restore expert state here (empty: never).
   std::string checkpoint_dir;
+  /// `drop_rate`: fault injection, the share of forward and backward
+  /// requests each expert silently drops (callers time out).
+  double drop_rate = 0;
 
   /// The declaration lifetime in effect.
   [[nodiscard]] std::chrono::milliseconds effective_expiration() const {

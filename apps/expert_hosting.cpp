@@ -155,6 +155,7 @@ caf::error expert_hosting::start_group(const expert_group_config& group) {
     cfg.checkpoint_dir = group.checkpoint_dir;
     cfg.checkpoint_period = group.update_period;
     cfg.log = n.shared_log();
+    cfg.drop_rate = group.drop_rate;
     auto description = moe::describe_expert(cfg);
     auto actor = moe::spawn_expert(n.system(), std::move(cfg));
     if (auto err = register_service(n, moe::expert_service_prefix(uid), actor))

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   colony::apps::add_ping_command(app);
   colony::apps::add_dht_commands(app);
   colony::apps::add_server_command(app);
+  colony::apps::add_train_command(app);
+  colony::apps::add_swarm_command(app);
   auto* bench = app.add_subcommand(
       "bench", "benchmarks; each prints one JSON line with its baseline");
   bench->require_subcommand(1);
@@ -21,6 +23,7 @@ int main(int argc, char** argv) {
   colony::apps::add_bench_dht_command(*bench);
   colony::apps::add_bench_compression_command(*bench);
   colony::apps::add_bench_throughput_command(*bench);
+  colony::apps::add_bench_convergence_command(*bench);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -847,6 +847,9 @@ config_schema make_node_schema() {
         string_key([=](node_config& c) -> std::string& {
           return group(c).checkpoint_dir;
         }));
+  s.add("experts", "drop_rate", number_key([=](node_config& c) -> double& {
+          return group(c).drop_rate;
+        }));
   s.add_rule([](const node_config& c, const rule_context& ctx) {
     for (size_t i = 0; i < c.experts.size(); ++i) {
       const auto& g = c.experts[i];
@@ -860,6 +863,10 @@ config_schema make_node_schema() {
       if (!g.expert_uids.empty() && !g.expert_pattern.empty())
         ctx.fail({"experts.expert_uids", "experts.expert_pattern"},
                  name + "takes expert_uids or expert_pattern, not both");
+      if (g.drop_rate > 1)
+        ctx.fail({"experts.drop_rate"},
+                 name + "drop_rate must be in [0, 1], got " +
+                     seconds_text(g.drop_rate));
       if (g.min_batch_size > g.max_batch_size)
         ctx.fail({"experts.min_batch_size", "experts.max_batch_size"},
                  name + "min_batch_size (" + std::to_string(g.min_batch_size) +

@@ -63,6 +63,8 @@ const server_flag server_flags[] = {
      "quantile_8bit"},
     {"--checkpoint-dir", "experts.checkpoint_dir",
      "save and restore expert state here"},
+    {"--drop-rate", "experts.drop_rate",
+     "fault injection: share of requests each expert silently drops"},
     {"--initial-peers", "node.initial_peers", "peers to join the swarm through",
      true},
     {"--identity-path", "node.identity_path",

@@ -8,13 +8,31 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <deque>
+#include <random>
+
 namespace colony::moe {
 
 namespace {
 
+/// A request dropped on purpose (drop_rate): its promise is held, not
+/// broken, so that the caller sees silence, as with a lost message.
+struct dropped_request {
+  caf::response_promise promise;
+  std::chrono::steady_clock::time_point when;
+};
+
+/// Dropped requests held at most this long (the caller gave up long ago)
+/// and at most this many; then they are answered with an error.
+constexpr std::chrono::seconds dropped_hold_time{60};
+constexpr size_t max_dropped_held = 4096;
+
 struct expert_state {
   static inline const char* name = "expert";
   expert_actor_config config;
+  std::minstd_rand drop_rng;
+  std::deque<dropped_request> dropped;
+  uint64_t dropped_total = 0;
   expert_description description;
   caf::actor forward_pool;
   caf::actor backward_pool;
@@ -47,6 +65,28 @@ void run_through_pool(expert_actor* self, const caf::actor& pool,
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
+/// Holds the request's promise without answering (fault injection), and
+/// answers the ones held too long.
+caf::result<envelope> drop_request(expert_actor* self,
+                                   const std::string& method) {
+  auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  while (!st.dropped.empty() &&
+         (st.dropped.size() >= max_dropped_held ||
+          now - st.dropped.front().when > dropped_hold_time)) {
+    st.dropped.front().promise.deliver(make_error(
+        errc::timeout, "request dropped by fault injection (drop_rate)"));
+    st.dropped.pop_front();
+  }
+  auto rp = self->make_response_promise<envelope>();
+  st.dropped.push_back({rp, now});
+  ++st.dropped_total;
+  if (st.config.log)
+    st.config.log->debug("expert {}: dropped a {} request ({} so far)",
+                         st.description.uid, method, st.dropped_total);
+  return rp;
+}
+
 caf::result<envelope> serve(expert_actor* self, const std::string& service,
                             const envelope& body) {
   auto& st = self->state;
@@ -58,6 +98,9 @@ caf::result<envelope> serve(expert_actor* self, const std::string& service,
     return make_error(errc::unknown_service, "expert " + st.description.uid +
                                                  " has no method '" + method +
                                                  "' (forward, backward, info)");
+  if (st.config.drop_rate > 0 && std::uniform_real_distribution<double>{0, 1}(
+                                     st.drop_rng) < st.config.drop_rate)
+    return drop_request(self, method);
   auto tensors = decode_tensors(body, st.config.limits);
   if (!tensors)
     return std::move(tensors.error());
@@ -155,6 +198,9 @@ caf::behavior expert_main(expert_actor* self, expert_actor_config config) {
   st.forward_pool = make_pool("forward");
   st.backward_pool = make_pool("backward");
   st.config = std::move(config);
+  st.drop_rng.seed(st.config.drop_seed != 0
+                       ? st.config.drop_seed
+                       : static_cast<uint64_t>(std::random_device{}()));
   if (!st.config.checkpoint_dir.empty())
     self->delayed_send(self, st.config.checkpoint_period,
                        checkpoint_tick_atom::value);

@@ -45,6 +45,11 @@ struct expert_actor_config {
   /// the expert changed; empty: no checkpoints.
   std::string checkpoint_dir;
   std::chrono::milliseconds checkpoint_period{30000};
+  /// Fault injection: the share of forward and backward requests the
+  /// expert silently drops (never answers; the caller's deadline expires).
+  double drop_rate = 0;
+  /// Seed of the drop decisions (0: random).
+  uint64_t drop_seed = 0;
   std::shared_ptr<spdlog::logger> log;
 };
 

@@ -342,7 +342,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 76u);
+  EXPECT_EQ(keys.size(), 77u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes", "experts.expert_pattern",
@@ -429,6 +429,14 @@ TEST(node_config, rejects_bad_expert_groups) {
   EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
                            "learning_rate = -1\n"),
                   "must be a non-negative number");
+  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
+                           "drop_rate = 1.5\n"),
+                  "drop_rate must be in [0, 1], got 1.5");
+  EXPECT_DOUBLE_EQ(must_parse("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
+                              "drop_rate = 0.25\n")
+                       .experts[0]
+                       .drop_rate,
+                   0.25);
 }
 
 TEST(node_config, reads_the_trainer_section) {

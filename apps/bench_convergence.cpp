@@ -1,0 +1,271 @@
+// `colony bench convergence`: does training through a swarm reach what the
+// same model reaches without one? In one run, for the same number of steps
+// and the same seed:
+//   local      the architecture with every expert in this process (baseline)
+//   swarm      a DHT bootstrap, two expert servers and one trainer, each a
+//              `colony` process on loopback
+//   swarm_drop the same, with the servers dropping a share of the expert
+//              requests at random (the trainer's calls time out)
+// and reports each final test accuracy (all 10,000 test images) and the
+// differences to the baseline.
+
+#include "actors/trainer/training_loop.hpp"
+#include "apps/commands.hpp"
+#include "apps/json_text.hpp"
+#include "apps/metrics_csv.hpp"
+#include "apps/swarm_launcher.hpp"
+#include "messages/error.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace colony::apps {
+
+namespace {
+
+struct convergence_args {
+  uint64_t steps = 600;
+  double drop_rate = 0.1;
+  uint64_t seed = 1;
+  int64_t hidden_dim = 128;
+  size_t batch_size = 128;
+  std::string keep_dir;
+  bool json = false;
+};
+
+struct run_outcome {
+  double accuracy = 0;
+  double seconds = 0;
+  double failed_calls = 0; // mean share over the run's records
+  uint64_t steps = 0;
+};
+
+/// The model every run trains: two blocks over 4x4 grids of ffn experts,
+/// the top 4 per sample.
+std::string trainer_section(const convergence_args& a) {
+  std::ostringstream s;
+  s << "[trainer]\n"
+    << "hidden_dim = " << a.hidden_dim << "\n"
+    << "grids = [\"ffn0.[0:4].[0:4]\", \"ffn1.[0:4].[0:4]\"]\n"
+    << "k_best = 4\n"
+    << "batch_size = " << a.batch_size << "\n"
+    << "max_steps = " << a.steps << "\n"
+    << "eval_every = 0\n"
+    << "report_every = 10\n"
+    << "seed = " << a.seed << "\n";
+  return s.str();
+}
+
+trainer::trainer_options local_options(const convergence_args& a) {
+  trainer::trainer_options o;
+  o.hidden_dim = a.hidden_dim;
+  o.grids = {"ffn0.[0:4].[0:4]", "ffn1.[0:4].[0:4]"};
+  o.k_best = 4;
+  o.batch_size = a.batch_size;
+  o.max_steps = a.steps;
+  o.seed = a.seed;
+  o.local_experts = true;
+  return o;
+}
+
+caf::expected<run_outcome> run_local(const convergence_args& a) {
+  auto began = std::chrono::steady_clock::now();
+  auto loop = trainer::training_loop::make(local_options(a), {});
+  if (!loop)
+    return loop.error();
+  for (uint64_t i = 0; i < a.steps; ++i)
+    if (auto step = (*loop)->step(); !step)
+      return step.error();
+  auto ev = (*loop)->evaluate(0);
+  if (!ev)
+    return ev.error();
+  run_outcome out;
+  out.accuracy = ev->accuracy;
+  out.steps = (*loop)->steps();
+  out.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
+          .count();
+  return out;
+}
+
+caf::error write_file(const std::string& path, const std::string& text) {
+  std::ofstream out{path};
+  out << text;
+  if (!out)
+    return make_error(errc::io_error, "cannot write " + path);
+  return {};
+}
+
+caf::expected<run_outcome> run_swarm(const convergence_args& a,
+                                     const std::string& dir, double drop) {
+  std::filesystem::create_directories(dir);
+  const std::string node = "[node]\nlisten = \"127.0.0.1:0\"\n"
+                           "log_level = \"warn\"\ncompute_threads = 1\n";
+  std::ostringstream server;
+  server << node << "[dht]\nenabled = true\n";
+  for (const auto* grid : {"ffn0.[0:4].[0:4]", "ffn1.[0:4].[0:4]"})
+    server << "[[experts]]\nexpert_pattern = \"" << grid << "\"\n"
+           << "num_experts = 8\nhidden_dim = " << a.hidden_dim << "\n"
+           << "drop_rate = " << drop << "\n";
+  if (auto err = write_file(dir + "/dht.toml", node))
+    return err;
+  if (auto err = write_file(dir + "/server.toml", server.str()))
+    return err;
+  if (auto err = write_file(dir + "/trainer.toml", node + trainer_section(a)))
+    return err;
+  swarm_spec spec;
+  spec.nodes.push_back({swarm_role::dht, dir + "/dht.toml", 1, {}});
+  spec.nodes.push_back({swarm_role::server, dir + "/server.toml", 2, {}});
+  spec.nodes.push_back({swarm_role::trainer, dir + "/trainer.toml", 1, {}});
+  auto began = std::chrono::steady_clock::now();
+  swarm_launcher launcher(self_executable(), dir);
+  if (auto err = launcher.start(spec))
+    return err;
+  swarm_member* trainer = nullptr;
+  for (auto& m : launcher.members())
+    if (m.role == swarm_role::trainer)
+      trainer = &m;
+  // Bounded: a run that hangs must not hang the benchmark.
+  auto limit =
+      std::chrono::seconds(60) + std::chrono::milliseconds(a.steps * 2000);
+  auto status = trainer->process.wait_for(
+      std::chrono::duration_cast<std::chrono::milliseconds>(limit));
+  if (status != 0)
+    return make_error(
+        errc::io_error,
+        "the trainer " +
+            (status < 0 ? std::string{"did not finish"}
+                        : "exited with status " + std::to_string(status)) +
+            "; its log ends with:\n" + tail_of_file(trainer->log_path));
+  auto rows = read_metrics_csv(trainer->metrics_csv);
+  if (!rows)
+    return rows.error();
+  run_outcome out;
+  out.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
+          .count();
+  double failed = 0;
+  size_t counted = 0;
+  for (const auto& r : *rows) {
+    if (r.test_accuracy)
+      out.accuracy = *r.test_accuracy;
+    out.steps = r.step;
+    failed += r.failed_calls;
+    ++counted;
+  }
+  out.failed_calls = counted > 0 ? failed / static_cast<double>(counted) : 0;
+  return out;
+}
+
+std::string outcome_json(const run_outcome& o) {
+  char buffer[256];
+  std::snprintf(buffer, sizeof(buffer),
+                "{\"test_accuracy\": %.4f, \"steps\": %llu, \"seconds\": "
+                "%.1f, \"failed_calls\": %.4f}",
+                o.accuracy, static_cast<unsigned long long>(o.steps), o.seconds,
+                o.failed_calls);
+  return buffer;
+}
+
+int bench_convergence(const convergence_args& a) {
+  auto dir = a.keep_dir;
+  bool temporary = dir.empty();
+  if (temporary)
+    dir = (std::filesystem::temp_directory_path() /
+           ("colony-convergence-" + std::to_string(::getpid())))
+              .string();
+  auto say = [&](const std::string& text) {
+    if (!a.json)
+      std::printf("%s\n", text.c_str());
+    std::fflush(stdout);
+  };
+  say("local: " + std::to_string(a.steps) + " steps, every expert here");
+  auto local = run_local(a);
+  if (!local) {
+    std::cerr << "colony: local run failed: " << error_reason(local.error())
+              << std::endl;
+    return 1;
+  }
+  say("swarm: 1 DHT node, 2 expert servers, 1 trainer");
+  auto swarm = run_swarm(a, dir + "/swarm", 0);
+  if (!swarm) {
+    std::cerr << "colony: swarm run failed: " << error_reason(swarm.error())
+              << std::endl;
+    return 1;
+  }
+  char drop_text[32];
+  std::snprintf(drop_text, sizeof(drop_text), "%.0f%%", 100 * a.drop_rate);
+  say(std::string{"swarm_drop: the same, servers dropping "} + drop_text +
+      " of the requests");
+  auto dropped = run_swarm(a, dir + "/swarm_drop", a.drop_rate);
+  if (!dropped) {
+    std::cerr << "colony: swarm run with drops failed: "
+              << error_reason(dropped.error()) << std::endl;
+    return 1;
+  }
+  if (temporary) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  if (a.json) {
+    std::printf(
+        "{\"bench\": \"convergence\", \"steps\": %llu, \"batch_size\": %zu, "
+        "\"drop_rate\": %.3f, \"local\": %s, \"swarm\": %s, \"swarm_drop\": "
+        "%s, \"swarm_minus_local_points\": %.2f, "
+        "\"drop_minus_swarm_points\": %.2f}\n",
+        static_cast<unsigned long long>(a.steps), a.batch_size, a.drop_rate,
+        outcome_json(*local).c_str(), outcome_json(*swarm).c_str(),
+        outcome_json(*dropped).c_str(),
+        100 * (swarm->accuracy - local->accuracy),
+        100 * (dropped->accuracy - swarm->accuracy));
+  } else {
+    std::printf("%-11s %9s %8s %9s %13s\n", "run", "accuracy", "steps", "time",
+                "failed calls");
+    auto row = [](const char* name, const run_outcome& o) {
+      std::printf("%-11s %8.2f%% %8llu %8.1fs %12.1f%%\n", name,
+                  100 * o.accuracy, static_cast<unsigned long long>(o.steps),
+                  o.seconds, 100 * o.failed_calls);
+    };
+    row("local", *local);
+    row("swarm", *swarm);
+    row("swarm_drop", *dropped);
+    std::printf("swarm - local: %+.2f points; swarm_drop - swarm: %+.2f "
+                "points\n",
+                100 * (swarm->accuracy - local->accuracy),
+                100 * (dropped->accuracy - swarm->accuracy));
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+} // namespace
+
+void add_bench_convergence_command(CLI::App& bench) {
+  auto args = std::make_shared<convergence_args>();
+  auto* cmd = bench.add_subcommand(
+      "convergence", "Fashion-MNIST accuracy through a local swarm (with and "
+                     "without dropped requests) vs the same model locally");
+  cmd->add_option("--steps", args->steps, "training steps of each run")
+      ->capture_default_str();
+  cmd->add_option("--drop-rate", args->drop_rate,
+                  "share of requests the servers drop in the third run")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--seed", args->seed, "seed of every run")
+      ->capture_default_str();
+  cmd->add_option("--hidden-dim", args->hidden_dim, "model width")
+      ->capture_default_str();
+  cmd->add_option("--batch-size", args->batch_size, "samples per step")
+      ->capture_default_str();
+  cmd->add_option("--keep", args->keep_dir,
+                  "keep configs, logs and metrics of the runs here");
+  cmd->add_flag("--json", args->json, "one JSON line");
+  cmd->callback([args] { exit_with(bench_convergence(*args)); });
+}
+
+} // namespace colony::apps
