@@ -34,6 +34,9 @@ struct convergence_args {
   uint64_t seed = 1;
   int64_t hidden_dim = 128;
   size_t batch_size = 128;
+  /// Short, so that a dropped call costs little time; a slow answer may
+  /// count as failed, which the failed-call share then shows.
+  double timeout_after_k_min = 0.1;
   std::string keep_dir;
   bool json = false;
 };
@@ -54,6 +57,7 @@ std::string trainer_section(const convergence_args& a) {
     << "grids = [\"ffn0.[0:4].[0:4]\", \"ffn1.[0:4].[0:4]\"]\n"
     << "k_best = 4\n"
     << "batch_size = " << a.batch_size << "\n"
+    << "timeout_after_k_min = " << a.timeout_after_k_min << "\n"
     << "max_steps = " << a.steps << "\n"
     << "eval_every = 0\n"
     << "report_every = 10\n"
@@ -261,6 +265,10 @@ void add_bench_convergence_command(CLI::App& bench) {
   cmd->add_option("--hidden-dim", args->hidden_dim, "model width")
       ->capture_default_str();
   cmd->add_option("--batch-size", args->batch_size, "samples per step")
+      ->capture_default_str();
+  cmd->add_option("--timeout-after-k-min", args->timeout_after_k_min,
+                  "seconds the trainer waits for the other experts once one "
+                  "answered (swarm runs)")
       ->capture_default_str();
   cmd->add_option("--keep", args->keep_dir,
                   "keep configs, logs and metrics of the runs here");

@@ -393,3 +393,44 @@ TEST(expert_server, replies_use_the_server_codec_and_requests_any_codec) {
   EXPECT_EQ((*c)[0].scalar_type(), at::kFloat);
   EXPECT_EQ((*c)[0].sizes(), (*a)[0].sizes());
 }
+
+TEST(expert_server, drop_rate_one_leaves_every_call_unanswered) {
+  auto g = group({"nop.0"}, "nop", 8);
+  g.drop_rate = 1.0;
+  server_and_client sc{{g}};
+  ASSERT_TRUE(sc.ok());
+  auto began = std::chrono::steady_clock::now();
+  auto out =
+      sc.client->forward(sc.address(), "nop.0", {torch::randn({2, 8})}, 300ms);
+  auto took = std::chrono::steady_clock::now() - began;
+  ASSERT_FALSE(out);
+  // Silence until the caller's deadline, not an immediate error.
+  EXPECT_TRUE(is_error(out.error(), errc::timeout)) << describe(out.error());
+  EXPECT_GE(took, 250ms);
+  // Only forward and backward are dropped.
+  auto info = sc.client->info(sc.address(), "nop.0", 5s);
+  EXPECT_TRUE(info) << describe(info.error());
+}
+
+TEST(expert_server, drop_rate_drops_that_share_of_calls_and_serves_the_rest) {
+  auto g = group({"nop.0"}, "nop", 8);
+  g.drop_rate = 0.5;
+  server_and_client sc{{g}};
+  ASSERT_TRUE(sc.ok());
+  int dropped = 0;
+  constexpr int calls = 100;
+  for (int i = 0; i < calls; ++i) {
+    auto x = torch::randn({1, 8});
+    auto out = sc.client->forward(sc.address(), "nop.0", {x}, 100ms);
+    if (!out) {
+      EXPECT_TRUE(is_error(out.error(), errc::timeout));
+      ++dropped;
+    } else {
+      EXPECT_TRUE(torch::equal(out->at(0), x));
+    }
+  }
+  // Binomial(100, 0.5): outside [25, 75] has probability below 1e-6.
+  EXPECT_GE(dropped, 25);
+  EXPECT_LE(dropped, 75);
+  EXPECT_TRUE(sc.client->info(sc.address(), "nop.0", 5s));
+}
