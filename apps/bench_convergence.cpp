@@ -31,12 +31,12 @@ namespace {
 struct convergence_args {
   uint64_t steps = 600;
   double drop_rate = 0.1;
-  uint64_t seed = 1;
+  std::vector<uint64_t> seeds{1, 2};
   int64_t hidden_dim = 128;
   size_t batch_size = 128;
   /// Short, so that a dropped call costs little time; a slow answer may
   /// count as failed, which the failed-call share then shows.
-  double timeout_after_k_min = 0.1;
+  double timeout_after_k_min = 0.05;
   std::string keep_dir;
   bool json = false;
 };
@@ -50,7 +50,7 @@ struct run_outcome {
 
 /// The model every run trains: two blocks over 4x4 grids of ffn experts,
 /// the top 4 per sample.
-std::string trainer_section(const convergence_args& a) {
+std::string trainer_section(const convergence_args& a, uint64_t seed) {
   std::ostringstream s;
   s << "[trainer]\n"
     << "hidden_dim = " << a.hidden_dim << "\n"
@@ -61,25 +61,26 @@ std::string trainer_section(const convergence_args& a) {
     << "max_steps = " << a.steps << "\n"
     << "eval_every = 0\n"
     << "report_every = 10\n"
-    << "seed = " << a.seed << "\n";
+    << "seed = " << seed << "\n";
   return s.str();
 }
 
-trainer::trainer_options local_options(const convergence_args& a) {
+trainer::trainer_options local_options(const convergence_args& a,
+                                       uint64_t seed) {
   trainer::trainer_options o;
   o.hidden_dim = a.hidden_dim;
   o.grids = {"ffn0.[0:4].[0:4]", "ffn1.[0:4].[0:4]"};
   o.k_best = 4;
   o.batch_size = a.batch_size;
   o.max_steps = a.steps;
-  o.seed = a.seed;
+  o.seed = seed;
   o.local_experts = true;
   return o;
 }
 
-caf::expected<run_outcome> run_local(const convergence_args& a) {
+caf::expected<run_outcome> run_local(const convergence_args& a, uint64_t seed) {
   auto began = std::chrono::steady_clock::now();
-  auto loop = trainer::training_loop::make(local_options(a), {});
+  auto loop = trainer::training_loop::make(local_options(a, seed), {});
   if (!loop)
     return loop.error();
   for (uint64_t i = 0; i < a.steps; ++i)
@@ -105,7 +106,7 @@ caf::error write_file(const std::string& path, const std::string& text) {
   return {};
 }
 
-caf::expected<run_outcome> run_swarm(const convergence_args& a,
+caf::expected<run_outcome> run_swarm(const convergence_args& a, uint64_t seed,
                                      const std::string& dir, double drop) {
   std::filesystem::create_directories(dir);
   const std::string node = "[node]\nlisten = \"127.0.0.1:0\"\n"
@@ -120,7 +121,8 @@ caf::expected<run_outcome> run_swarm(const convergence_args& a,
     return err;
   if (auto err = write_file(dir + "/server.toml", server.str()))
     return err;
-  if (auto err = write_file(dir + "/trainer.toml", node + trainer_section(a)))
+  if (auto err =
+          write_file(dir + "/trainer.toml", node + trainer_section(a, seed)))
     return err;
   swarm_spec spec;
   spec.nodes.push_back({swarm_role::dht, dir + "/dht.toml", 1, {}});
@@ -176,6 +178,22 @@ std::string outcome_json(const run_outcome& o) {
   return buffer;
 }
 
+/// The three runs of one seed.
+struct seed_outcome {
+  uint64_t seed = 0;
+  run_outcome local;
+  run_outcome swarm;
+  run_outcome dropped;
+};
+
+double mean_of(const std::vector<seed_outcome>& runs,
+               double (*pick)(const seed_outcome&)) {
+  double sum = 0;
+  for (const auto& r : runs)
+    sum += pick(r);
+  return runs.empty() ? 0 : sum / static_cast<double>(runs.size());
+}
+
 int bench_convergence(const convergence_args& a) {
   auto dir = a.keep_dir;
   bool temporary = dir.empty();
@@ -188,60 +206,88 @@ int bench_convergence(const convergence_args& a) {
       std::printf("%s\n", text.c_str());
     std::fflush(stdout);
   };
-  say("local: " + std::to_string(a.steps) + " steps, every expert here");
-  auto local = run_local(a);
-  if (!local) {
-    std::cerr << "colony: local run failed: " << error_reason(local.error())
-              << std::endl;
-    return 1;
-  }
-  say("swarm: 1 DHT node, 2 expert servers, 1 trainer");
-  auto swarm = run_swarm(a, dir + "/swarm", 0);
-  if (!swarm) {
-    std::cerr << "colony: swarm run failed: " << error_reason(swarm.error())
-              << std::endl;
-    return 1;
-  }
   char drop_text[32];
   std::snprintf(drop_text, sizeof(drop_text), "%.0f%%", 100 * a.drop_rate);
-  say(std::string{"swarm_drop: the same, servers dropping "} + drop_text +
-      " of the requests");
-  auto dropped = run_swarm(a, dir + "/swarm_drop", a.drop_rate);
-  if (!dropped) {
-    std::cerr << "colony: swarm run with drops failed: "
-              << error_reason(dropped.error()) << std::endl;
-    return 1;
+  std::vector<seed_outcome> runs;
+  for (auto seed : a.seeds) {
+    seed_outcome o;
+    o.seed = seed;
+    auto tag = "seed " + std::to_string(seed) + ": ";
+    say(tag + "local, " + std::to_string(a.steps) +
+        " steps, every expert here");
+    auto local = run_local(a, seed);
+    if (!local) {
+      std::cerr << "colony: local run failed: " << error_reason(local.error())
+                << std::endl;
+      return 1;
+    }
+    o.local = *local;
+    say(tag + "swarm: 1 DHT node, 2 expert servers, 1 trainer");
+    auto sub = dir + "/seed" + std::to_string(seed);
+    auto swarm = run_swarm(a, seed, sub + "/swarm", 0);
+    if (!swarm) {
+      std::cerr << "colony: swarm run failed: " << error_reason(swarm.error())
+                << std::endl;
+      return 1;
+    }
+    o.swarm = *swarm;
+    say(tag + "swarm_drop: the same, servers dropping " + drop_text +
+        " of the requests");
+    auto dropped = run_swarm(a, seed, sub + "/swarm_drop", a.drop_rate);
+    if (!dropped) {
+      std::cerr << "colony: swarm run with drops failed: "
+                << error_reason(dropped.error()) << std::endl;
+      return 1;
+    }
+    o.dropped = *dropped;
+    runs.push_back(o);
   }
   if (temporary) {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
+  auto local_acc =
+      mean_of(runs, [](const seed_outcome& o) { return o.local.accuracy; });
+  auto swarm_acc =
+      mean_of(runs, [](const seed_outcome& o) { return o.swarm.accuracy; });
+  auto drop_acc =
+      mean_of(runs, [](const seed_outcome& o) { return o.dropped.accuracy; });
   if (a.json) {
+    std::string per_seed;
+    for (const auto& o : runs)
+      per_seed += std::string{per_seed.empty() ? "" : ", "} +
+                  "{\"seed\": " + std::to_string(o.seed) +
+                  ", \"local\": " + outcome_json(o.local) +
+                  ", \"swarm\": " + outcome_json(o.swarm) +
+                  ", \"swarm_drop\": " + outcome_json(o.dropped) + "}";
     std::printf(
         "{\"bench\": \"convergence\", \"steps\": %llu, \"batch_size\": %zu, "
-        "\"drop_rate\": %.3f, \"local\": %s, \"swarm\": %s, \"swarm_drop\": "
-        "%s, \"swarm_minus_local_points\": %.2f, "
-        "\"drop_minus_swarm_points\": %.2f}\n",
+        "\"drop_rate\": %.3f, \"runs\": [%s], \"mean_test_accuracy\": "
+        "{\"local\": %.4f, \"swarm\": %.4f, \"swarm_drop\": %.4f}, "
+        "\"swarm_minus_local_points\": %.2f, \"drop_minus_swarm_points\": "
+        "%.2f}\n",
         static_cast<unsigned long long>(a.steps), a.batch_size, a.drop_rate,
-        outcome_json(*local).c_str(), outcome_json(*swarm).c_str(),
-        outcome_json(*dropped).c_str(),
-        100 * (swarm->accuracy - local->accuracy),
-        100 * (dropped->accuracy - swarm->accuracy));
+        per_seed.c_str(), local_acc, swarm_acc, drop_acc,
+        100 * (swarm_acc - local_acc), 100 * (drop_acc - swarm_acc));
   } else {
-    std::printf("%-11s %9s %8s %9s %13s\n", "run", "accuracy", "steps", "time",
-                "failed calls");
-    auto row = [](const char* name, const run_outcome& o) {
-      std::printf("%-11s %8.2f%% %8llu %8.1fs %12.1f%%\n", name,
-                  100 * o.accuracy, static_cast<unsigned long long>(o.steps),
-                  o.seconds, 100 * o.failed_calls);
+    std::printf("%-5s %-11s %9s %8s %9s %13s\n", "seed", "run", "accuracy",
+                "steps", "time", "failed calls");
+    auto row = [](uint64_t seed, const char* name, const run_outcome& o) {
+      std::printf("%-5llu %-11s %8.2f%% %8llu %8.1fs %12.1f%%\n",
+                  static_cast<unsigned long long>(seed), name, 100 * o.accuracy,
+                  static_cast<unsigned long long>(o.steps), o.seconds,
+                  100 * o.failed_calls);
     };
-    row("local", *local);
-    row("swarm", *swarm);
-    row("swarm_drop", *dropped);
-    std::printf("swarm - local: %+.2f points; swarm_drop - swarm: %+.2f "
-                "points\n",
-                100 * (swarm->accuracy - local->accuracy),
-                100 * (dropped->accuracy - swarm->accuracy));
+    for (const auto& o : runs) {
+      row(o.seed, "local", o.local);
+      row(o.seed, "swarm", o.swarm);
+      row(o.seed, "swarm_drop", o.dropped);
+    }
+    std::printf("mean accuracy: local %.2f%%, swarm %.2f%%, swarm_drop "
+                "%.2f%%\nswarm - local: %+.2f points; swarm_drop - swarm: "
+                "%+.2f points\n",
+                100 * local_acc, 100 * swarm_acc, 100 * drop_acc,
+                100 * (swarm_acc - local_acc), 100 * (drop_acc - swarm_acc));
   }
   std::fflush(stdout);
   return 0;
@@ -260,7 +306,10 @@ void add_bench_convergence_command(CLI::App& bench) {
                   "share of requests the servers drop in the third run")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--seed", args->seed, "seed of every run")
+  cmd->add_option("--seeds", args->seeds,
+                  "seeds; each runs all three variants, and the report "
+                  "gives per-seed and mean accuracies")
+      ->delimiter(',')
       ->capture_default_str();
   cmd->add_option("--hidden-dim", args->hidden_dim, "model width")
       ->capture_default_str();

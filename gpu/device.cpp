@@ -236,14 +236,17 @@ class device_impl {
     auto fail = [&](errc code, const std::string& text) {
       log().warn("{}: batch of {} requests ({} rows) failed: {}",
                  batch.pool_name, batch.rows.size(), total, text);
-      self_->send(pool, batch_done_atom::value, batch.id,
-                  make_error(code, batch.pool_name + ": " + text), idle());
+      auto err = make_error(code, batch.pool_name + ": " + text);
+      for (auto& done : batch.completions)
+        done(err);
+      self_->send(pool, batch_done_atom::value, batch.id, true, idle());
     };
-    if (!batch.compute || batch.rows.size() != batch.requests.size()) {
+    if (!batch.compute || batch.rows.size() != batch.requests.size() ||
+        batch.completions.size() != batch.requests.size()) {
       fail(errc::invalid_argument, "malformed batch");
       return;
     }
-    batch_outputs out;
+    std::vector<std::vector<at::Tensor>> per_request;
     try {
       std::optional<c10::DeviceGuard> guard;
       if (st().cuda)
@@ -285,13 +288,13 @@ class device_impl {
         }
       }
       if (count == 1) {
-        out.per_request.push_back(std::move(outputs));
+        per_request.push_back(std::move(outputs));
       } else {
-        out.per_request.resize(count);
+        per_request.resize(count);
         int64_t at_row = 0;
         for (size_t r = 0; r < count; ++r) {
           auto rows = static_cast<int64_t>(batch.rows[r]);
-          auto& mine = out.per_request[r];
+          auto& mine = per_request[r];
           mine.reserve(outputs.size());
           for (auto& o : outputs)
             mine.push_back(o.narrow(0, at_row, rows));
@@ -302,7 +305,10 @@ class device_impl {
       fail(errc::remote_error, current_exception_text());
       return;
     }
-    self_->send(pool, batch_done_atom::value, batch.id, std::move(out), idle());
+    // Replies first: they leave from this thread (see request_completion).
+    for (size_t r = 0; r < per_request.size(); ++r)
+      batch.completions[r](std::move(per_request[r]));
+    self_->send(pool, batch_done_atom::value, batch.id, false, idle());
   }
 
   /// True if nothing waits for the device: the pool that gets this batch's
@@ -369,6 +375,19 @@ caf::expected<caf::actor> spawn_device(caf::actor_system& system,
                             static_cast<c10::DeviceIndex>(*index));
   }
   return system.spawn<caf::detached>(device_main, std::move(init));
+}
+
+void reply_from_any_thread(const caf::response_promise& promise,
+                           caf::message reply) {
+  // colony's promises answer plain requests: no forwarding stages.
+  const auto& source = promise.source();
+  if (!source || !promise.stages().empty())
+    return;
+  // No execution context: the receiver is scheduled through the global
+  // queue, which any thread may use.
+  source->enqueue(caf::make_mailbox_element(nullptr, promise.id().response_id(),
+                                            {}, std::move(reply)),
+                  nullptr);
 }
 
 } // namespace colony::gpu

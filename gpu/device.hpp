@@ -7,6 +7,8 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
 #include <caf/expected.hpp>
+#include <caf/message.hpp>
+#include <caf/response_promise.hpp>
 #include <caf/timespan.hpp>
 
 #include <cstdint>
@@ -33,6 +35,21 @@ using batch_function =
 /// checkpoint). May throw: the caller gets the exception text.
 using device_task = std::function<void()>;
 
+/// Where one request's outcome goes: its outputs (views into the batch's
+/// outputs) or the batch's error. The device calls it once, on its own
+/// thread, as soon as the batch ran, so a reply leaves from there instead
+/// of hopping back through the pool and the expert (each hop a thread
+/// wake-up). It must be callable from any thread: answer callers with
+/// `reply_from_any_thread`, not `response_promise::deliver`.
+using request_completion =
+    std::function<void(caf::expected<std::vector<at::Tensor>>&&)>;
+
+/// Answers the request behind `promise` with `reply` from any thread.
+/// (`response_promise::deliver` uses its actor's execution context, which
+/// belongs to the thread running that actor.)
+void reply_from_any_thread(const caf::response_promise& promise,
+                           caf::message reply);
+
 /// A batch a task pool hands to the device: the inputs of its requests, not
 /// yet concatenated (concatenating is compute, done on the device thread).
 struct device_batch {
@@ -47,17 +64,13 @@ struct device_batch {
   std::vector<std::vector<at::Tensor>> requests;
   /// Rows of each request.
   std::vector<size_t> rows;
+  /// Where each request's outcome goes (one per request).
+  std::vector<request_completion> completions;
   /// Set if the pool still has a ready batch after this one: the enqueue
   /// time of its oldest request (steady clock, since its epoch). The device
   /// then keeps the pool in its queue; otherwise the pool announces itself
   /// again with `work_ready_atom` when it is ready.
   std::optional<caf::timespan> still_ready;
-};
-
-/// The outputs of a batch, split per request (views into the batch outputs).
-struct batch_outputs {
-  /// Outputs of request i of the batch, in the order of `device_batch`.
-  std::vector<std::vector<at::Tensor>> per_request;
 };
 
 // The device actor's message interface. The pool <-> device protocol is a
@@ -88,9 +101,9 @@ using work_ready_atom = caf::atom_constant<caf::atom("dev_ready")>;
 /// batch now (up to max_batch_size rows, oldest requests first); it may be
 /// empty.
 using take_batch_atom = caf::atom_constant<caf::atom("dev_take")>;
-/// Device -> pool: (batch_done_atom, uint64 id, batch_outputs, bool
-/// device_idle) or (batch_done_atom, uint64 id, caf::error, bool
-/// device_idle) for a failed batch; the pool answers the batch's callers.
+/// Device -> pool: (batch_done_atom, uint64 id, bool failed, bool
+/// device_idle) after the device called every completion of the batch
+/// (with outputs, or with the error if `failed`); the pool forgets it.
 /// `device_idle` grants the credit described above.
 using batch_done_atom = caf::atom_constant<caf::atom("dev_done")>;
 /// Internal: the device looks for its next job.
@@ -114,4 +127,4 @@ caf::expected<caf::actor> spawn_device(caf::actor_system& system,
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::gpu::device_task)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::gpu::device_batch)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::gpu::batch_outputs)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::gpu::request_completion)

@@ -1,64 +1,15 @@
 #!/usr/bin/env bash
-# The main job: installs dependencies if missing, builds, and runs a local
-# swarm on loopback. For now the swarm is a bootstrap node plus peers that
-# join its DHT, store and find values, measure round trips, and two expert
-# servers whose experts are found through the DHT and listed; DMoE training
-# on Fashion-MNIST replaces this body once the trainer lands.
+# The main job: installs dependencies if missing, builds, and trains a
+# mixture of experts on Fashion-MNIST over a local swarm on loopback
+# (configs/swarm.toml): a DHT bootstrap node, two expert servers hosting
+# two 4x4 grids of ffn experts, and two trainers that find the experts
+# through the DHT and train through them at the same time. Shows a progress
+# bar per trainer (plain lines when stdout is not a terminal), then each
+# trainer's test accuracy; metrics CSVs, node logs and the learning curve
+# (PNG, with gnuplot) go to swarm-out/ (or $COLONY_OUT). Extra arguments go
+# to `colony swarm`, e.g. `--set trainer:trainer.max_time=600`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-colony=build/colony
-peers=${COLONY_DEMO_PEERS:-4}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT INT TERM
-wait_file() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
-
-echo "== starting the bootstrap node (configs/node.toml, DHT on)"
-"$colony" run configs/node.toml --set dht.enabled=true \
-  --address-file "$work/boot.addr" >"$work/boot.log" 2>&1 &
-pids+=($!)
-wait_file "$work/boot.addr"
-boot=$(cat "$work/boot.addr")
-echo "   bootstrap listening on $boot"
-
-for i in $(seq "$peers"); do
-  "$colony" run configs/node.toml --set dht.enabled=true \
-    --set "node.initial_peers=[\"$boot\"]" \
-    --address-file "$work/peer$i.addr" >"$work/peer$i.log" 2>&1 &
-  pids+=($!)
-done
-for i in $(seq "$peers"); do
-  wait_file "$work/peer$i.addr"
-  echo "   peer $i listening on $(cat "$work/peer$i.addr")"
-done
-grep -h "joined the DHT" "$work"/peer*.log || true
-
-echo "== storing a value through the bootstrap node, reading it via the last peer"
-"$colony" dht-store --initial-peers "$boot" greeting "hello from colony" --expiration 60
-"$colony" dht-get --initial-peers "$(cat "$work/peer$peers.addr")" greeting --json
-
-echo "== round trips to every node (colony ping):"
-for f in "$work"/boot.addr "$work"/peer*.addr; do
-  "$colony" ping "$(cat "$f")" --count 5 --interval 0.05 | tail -n 1
-done
-echo "== two expert servers, 4 ffn experts each, sampled from ffn.[0:4].[0:4]"
-for i in 1 2; do
-  "$colony" server --expert-pattern 'ffn.[0:4].[0:4]' --num-experts 4 \
-    --hidden-dim 64 --initial-peers "$boot" \
-    --address-file "$work/server$i.addr" >"$work/server$i.log" 2>&1 &
-  pids+=($!)
-  wait_file "$work/server$i.addr" || { cat "$work/server$i.log"; exit 1; }
-  grep -h "ready:" "$work/server$i.log" | sed 's/^/   /'
-done
-echo "== experts found in the DHT under ffn.:"
-"$colony" experts --initial-peers "$boot" ffn.
-echo "== what the first server hosts (colony info):"
-"$colony" info "$(cat "$work/server1.addr")"
-echo "== stopping the swarm (SIGTERM)"
+exec "${COLONY_BUILD_DIR:-build}/colony" swarm configs/swarm.toml --out "${COLONY_OUT:-swarm-out}" "$@"

@@ -8,30 +8,16 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
-#include <deque>
 #include <random>
 
 namespace colony::moe {
 
 namespace {
 
-/// A request dropped on purpose (drop_rate): its promise is held, not
-/// broken, so that the caller sees silence, as with a lost message.
-struct dropped_request {
-  caf::response_promise promise;
-  std::chrono::steady_clock::time_point when;
-};
-
-/// Dropped requests held at most this long (the caller gave up long ago)
-/// and at most this many; then they are answered with an error.
-constexpr std::chrono::seconds dropped_hold_time{60};
-constexpr size_t max_dropped_held = 4096;
-
 struct expert_state {
   static inline const char* name = "expert";
   expert_actor_config config;
   std::minstd_rand drop_rng;
-  std::deque<dropped_request> dropped;
   uint64_t dropped_total = 0;
   expert_description description;
   caf::actor forward_pool;
@@ -48,43 +34,40 @@ std::string method_of(const std::string& service) {
   return slash == std::string::npos ? std::string{} : service.substr(slash + 1);
 }
 
-/// Sends `inputs` through `pool` and answers `rp` with the encoded result.
+/// Sends `inputs` through `pool`; the device encodes the outcome and
+/// answers `rp` from its own thread (see gpu::request_completion).
 void run_through_pool(expert_actor* self, const caf::actor& pool,
                       std::vector<at::Tensor> inputs,
-                      caf::response_promise rp) {
+                      const caf::response_promise& rp) {
   auto codec = self->state.config.compression;
-  self->request(pool, caf::infinite, submit_atom::value, std::move(inputs))
-      .then(
-          [rp, codec](std::vector<at::Tensor>& outputs) mutable {
-            auto reply = encode_tensors(outputs, codec);
-            if (!reply)
-              rp.deliver(std::move(reply.error()));
-            else
-              rp.deliver(std::move(*reply));
-          },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  gpu::request_completion done =
+      [rp, codec](caf::expected<std::vector<at::Tensor>>&& outcome) {
+        if (!outcome) {
+          gpu::reply_from_any_thread(
+              rp, caf::make_message(std::move(outcome.error())));
+          return;
+        }
+        auto reply = encode_tensors(*outcome, codec);
+        if (reply)
+          gpu::reply_from_any_thread(rp, caf::make_message(std::move(*reply)));
+        else
+          gpu::reply_from_any_thread(
+              rp, caf::make_message(std::move(reply.error())));
+      };
+  self->send(pool, submit_atom::value, std::move(inputs), std::move(done));
 }
 
-/// Holds the request's promise without answering (fault injection), and
-/// answers the ones held too long.
+/// Leaves a request unanswered (fault injection): its promise is never
+/// delivered, and CAF 0.17 sends nothing for such a promise, so the caller
+/// sees silence until its deadline, as with a lost message.
 caf::result<envelope> drop_request(expert_actor* self,
                                    const std::string& method) {
   auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
-  while (!st.dropped.empty() &&
-         (st.dropped.size() >= max_dropped_held ||
-          now - st.dropped.front().when > dropped_hold_time)) {
-    st.dropped.front().promise.deliver(make_error(
-        errc::timeout, "request dropped by fault injection (drop_rate)"));
-    st.dropped.pop_front();
-  }
-  auto rp = self->make_response_promise<envelope>();
-  st.dropped.push_back({rp, now});
   ++st.dropped_total;
   if (st.config.log)
     st.config.log->debug("expert {}: dropped a {} request ({} so far)",
                          st.description.uid, method, st.dropped_total);
-  return rp;
+  return self->make_response_promise<envelope>();
 }
 
 caf::result<envelope> serve(expert_actor* self, const std::string& service,
@@ -133,7 +116,7 @@ caf::result<envelope> serve(expert_actor* self, const std::string& service,
   }
   if (rows < 1)
     return make_error(errc::bad_shape, "a call needs at least one row");
-  auto rp = self->make_response_promise<envelope>();
+  auto rp = self->make_response_promise();
   const auto& pool = method == "forward" ? st.forward_pool : st.backward_pool;
   run_through_pool(self, pool, std::move(*tensors), rp);
   return rp;

@@ -5,6 +5,7 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -18,8 +19,19 @@ using clock_type = batch_queue::clock;
 /// A request waiting for its batch.
 struct waiting_request {
   std::vector<at::Tensor> inputs;
-  caf::response_promise promise;
+  gpu::request_completion done;
 };
+
+/// Makes `done` safe to call more than once (the device and, if the device
+/// dies, the pool may both try): only the first call counts.
+gpu::request_completion once(gpu::request_completion done) {
+  auto fired = std::make_shared<std::atomic<bool>>(false);
+  return [fired, done = std::move(done)](
+             caf::expected<std::vector<at::Tensor>>&& outcome) {
+    if (!fired->exchange(true))
+      done(std::move(outcome));
+  };
+}
 
 class pool_impl;
 
@@ -32,8 +44,9 @@ struct pool_state {
   caf::error broken;
   std::optional<batch_queue> queue;
   std::unordered_map<uint64_t, waiting_request> waiting;
-  /// Callers of the batches the device has, by batch id, in batch order.
-  std::unordered_map<uint64_t, std::vector<caf::response_promise>> in_flight;
+  /// Callers of the batches the device has, by batch id (the device
+  /// answers them; the pool does if the device dies first).
+  std::unordered_map<uint64_t, std::vector<gpu::request_completion>> in_flight;
   uint64_t next_request = 1;
   uint64_t next_batch = 1;
   /// The device holds a turn of this pool (it will take a batch).
@@ -52,15 +65,15 @@ struct pool_state {
   /// Answers every request still pending with `err`.
   void fail_all(const caf::error& err) {
     for (auto& [id, req] : waiting) {
-      req.promise.deliver(err);
+      req.done(err);
       ++stats.failed;
     }
     waiting.clear();
     if (queue)
       (void)queue->take_all();
-    for (auto& [id, promises] : in_flight)
-      for (auto& rp : promises) {
-        rp.deliver(err);
+    for (auto& [id, completions] : in_flight)
+      for (auto& done : completions) {
+        done(err);
         ++stats.failed;
       }
     in_flight.clear();
@@ -97,55 +110,34 @@ class pool_impl {
     return {
         [this](submit_atom, std::vector<at::Tensor>& inputs)
             -> caf::result<std::vector<at::Tensor>> {
-          ++st().stats.requests;
-          auto rows = check(inputs);
-          if (!rows) {
-            ++st().stats.failed;
-            return std::move(rows.error());
-          }
-          auto now = clock_type::now();
-          auto id = st().next_request++;
-          (void)st().queue->push(id, *rows, now); // check() ensured it fits
           auto rp = self_->make_response_promise();
-          st().waiting.emplace(id, waiting_request{std::move(inputs), rp});
-          announce_if_ready(now);
+          submit(std::move(inputs),
+                 [rp](caf::expected<std::vector<at::Tensor>>&& outcome) {
+                   if (outcome)
+                     gpu::reply_from_any_thread(
+                         rp, caf::make_message(std::move(*outcome)));
+                   else
+                     gpu::reply_from_any_thread(
+                         rp, caf::make_message(std::move(outcome.error())));
+                 });
           return rp;
+        },
+        [this](submit_atom, std::vector<at::Tensor>& inputs,
+               gpu::request_completion& done) {
+          submit(std::move(inputs), std::move(done));
         },
         [this](gpu::take_batch_atom) {
           st().credit = false; // the device is busy with us
           return form_batch(clock_type::now());
         },
-        [this](gpu::batch_done_atom, uint64_t id, gpu::batch_outputs& out,
+        [this](gpu::batch_done_atom, uint64_t id, bool failed,
                bool device_idle) {
           st().credit = device_idle;
           auto i = st().in_flight.find(id);
           if (i == st().in_flight.end())
             return;
-          auto& promises = i->second;
-          if (out.per_request.size() != promises.size()) {
-            auto err = make_error(
-                errc::remote_error,
-                st().options.name + ": device returned outputs of " +
-                    std::to_string(out.per_request.size()) + " requests for " +
-                    std::to_string(promises.size()));
-            for (auto& rp : promises)
-              rp.deliver(err);
-            st().stats.failed += promises.size();
-          } else {
-            for (size_t k = 0; k < promises.size(); ++k)
-              promises[k].deliver(std::move(out.per_request[k]));
-          }
-          st().in_flight.erase(i);
-        },
-        [this](gpu::batch_done_atom, uint64_t id, caf::error& err,
-               bool device_idle) {
-          st().credit = device_idle;
-          auto i = st().in_flight.find(id);
-          if (i == st().in_flight.end())
-            return;
-          for (auto& rp : i->second)
-            rp.deliver(err);
-          st().stats.failed += i->second.size();
+          if (failed)
+            st().stats.failed += i->second.size();
           st().in_flight.erase(i);
         },
         [this](pool_timeout_atom) {
@@ -159,6 +151,24 @@ class pool_impl {
   }
 
  private:
+  /// Queues a request whose outcome goes to `done`, or fails it at once.
+  void submit(std::vector<at::Tensor> inputs, gpu::request_completion done) {
+    ++st().stats.requests;
+    done = once(std::move(done));
+    auto rows = check(inputs);
+    if (!rows) {
+      ++st().stats.failed;
+      done(std::move(rows.error()));
+      return;
+    }
+    auto now = clock_type::now();
+    auto id = st().next_request++;
+    (void)st().queue->push(id, *rows, now); // check() ensured it fits
+    st().waiting.emplace(id,
+                         waiting_request{std::move(inputs), std::move(done)});
+    announce_if_ready(now);
+  }
+
   /// Rows of a request, or why it cannot be served.
   caf::expected<size_t> check(const std::vector<at::Tensor>& inputs) {
     auto& name = st().options.name;
@@ -232,20 +242,19 @@ class pool_impl {
     auto& q = *st().queue;
     auto taken = q.take_batch();
     if (!taken.empty()) {
-      std::vector<caf::response_promise> promises;
-      promises.reserve(taken.size());
       batch.requests.reserve(taken.size());
       batch.rows.reserve(taken.size());
+      batch.completions.reserve(taken.size());
       for (auto& e : taken) {
         auto i = st().waiting.find(e.id);
         batch.requests.push_back(std::move(i->second.inputs));
         batch.rows.push_back(e.rows);
-        promises.push_back(std::move(i->second.promise));
+        batch.completions.push_back(std::move(i->second.done));
         st().waiting.erase(i);
         st().stats.rows += e.rows;
       }
       ++st().stats.batches;
-      st().in_flight.emplace(batch.id, std::move(promises));
+      st().in_flight.emplace(batch.id, batch.completions);
     }
     st().announced = q.ready(now);
     if (st().announced)

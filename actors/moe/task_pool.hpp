@@ -61,6 +61,11 @@ struct task_pool_stats {
 ///   the batch function threw; errc::bad_shape if it returned the wrong rows;
 ///   errc::disconnected if the device or the pool stopped first.
 ///
+/// (submit_atom, std::vector<at::Tensor> inputs, gpu::request_completion)
+///   The same request, answered by calling the completion (on the device
+///   thread once the batch ran, or at once for the errors above): the
+///   expert actor's replies leave from the device this way.
+///
 /// (stats_atom) -> task_pool_stats
 ///
 /// If the device dies, every pending request fails and the pool answers
