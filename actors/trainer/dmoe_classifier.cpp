@@ -24,6 +24,21 @@ after_k_min(std::chrono::milliseconds timeout) {
   return timeout;
 }
 
+/// The call options the MoE and the Switch-MoE layer share (their options
+/// have the same setters).
+template <class LayerOptions>
+void set_call_options(LayerOptions& o, const trainer_options& t) {
+  o.k_min(t.k_min)
+      .forward_timeout(t.forward_timeout)
+      .timeout_after_k_min(after_k_min(t.timeout_after_k_min))
+      .backward_k_min(t.backward_k_min)
+      .backward_timeout(t.backward_timeout)
+      .backward_timeout_after_k_min(after_k_min(t.timeout_after_k_min))
+      .allow_zero_outputs(t.allow_zero_outputs)
+      .detect_anomalies(t.detect_anomalies)
+      .compression(t.compression);
+}
+
 } // namespace
 
 DmoeClassifierImpl::DmoeClassifierImpl(const trainer_options& options,
@@ -48,32 +63,14 @@ DmoeClassifierImpl::DmoeClassifierImpl(const trainer_options& options,
                                       options.k_best)));
     } else if (options.layer == "moe") {
       moe::RemoteMixtureOfExpertsOptions o(d, grid.size, grid.uid_prefix);
-      o.k_best(options.k_best)
-          .k_min(options.k_min)
-          .forward_timeout(options.forward_timeout)
-          .timeout_after_k_min(after_k_min(options.timeout_after_k_min))
-          .backward_k_min(options.backward_k_min)
-          .backward_timeout(options.backward_timeout)
-          .backward_timeout_after_k_min(
-              after_k_min(options.timeout_after_k_min))
-          .allow_zero_outputs(options.allow_zero_outputs)
-          .detect_anomalies(options.detect_anomalies)
-          .compression(options.compression);
+      o.k_best(options.k_best);
+      set_call_options(o, options);
       moe_blocks_.push_back(register_module(
           name, moe::RemoteMixtureOfExperts(*swarm.system, swarm.transport,
                                             swarm.dht, o)));
     } else {
       moe::RemoteSwitchMixtureOfExpertsOptions o(d, grid.size, grid.uid_prefix);
-      o.k_min(options.k_min)
-          .forward_timeout(options.forward_timeout)
-          .timeout_after_k_min(after_k_min(options.timeout_after_k_min))
-          .backward_k_min(options.backward_k_min)
-          .backward_timeout(options.backward_timeout)
-          .backward_timeout_after_k_min(
-              after_k_min(options.timeout_after_k_min))
-          .allow_zero_outputs(options.allow_zero_outputs)
-          .detect_anomalies(options.detect_anomalies)
-          .compression(options.compression);
+      set_call_options(o, options);
       switch_blocks_.push_back(register_module(
           name, moe::RemoteSwitchMixtureOfExperts(
                     *swarm.system, swarm.transport, swarm.dht, o)));
