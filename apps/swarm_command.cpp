@@ -95,7 +95,9 @@ int run_swarm(const swarm_args& args) {
     extra.push_back(*parsed);
   }
   // Check every config (with its overrides) before starting anything.
-  std::map<std::string, trainer::trainer_options> trainer_options;
+  // The [trainer] of each spec entry (entries may share a config file and
+  // differ in their overrides).
+  std::map<const swarm_node_spec*, trainer::trainer_options> trainer_options;
   for (const auto& n : spec->nodes) {
     auto overrides = n.overrides;
     for (const auto& [role, o] : extra)
@@ -114,7 +116,7 @@ int run_swarm(const swarm_args& args) {
                   << std::endl;
         return 2;
       }
-      trainer_options[n.config] = cfg->trainer;
+      trainer_options[&n] = cfg->trainer;
     }
   }
   bool interactive = !args.no_progress && stdout_is_terminal();
@@ -147,7 +149,7 @@ int run_swarm(const swarm_args& args) {
       if (m.role == swarm_role::trainer) {
         followed_trainer t;
         t.member = &m;
-        t.options = trainer_options[entries.at(next++)->config];
+        t.options = trainer_options[entries.at(next++)];
         t.reader = metrics_csv_reader(m.metrics_csv);
         trainers.push_back(std::move(t));
       }
