@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
 #include <fstream>
 #include <spawn.h>
@@ -136,6 +137,20 @@ std::string self_executable() {
   if (n <= 0)
     return "colony";
   return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string tail_of_file(const std::string& path, size_t max_lines) {
+  std::ifstream in{path};
+  std::deque<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    lines.push_back(std::move(line));
+    if (lines.size() > max_lines)
+      lines.pop_front();
+  }
+  std::string text;
+  for (const auto& l : lines)
+    text += "  " + l + "\n";
+  return text;
 }
 
 } // namespace colony

@@ -45,6 +45,11 @@ class child_process {
 caf::expected<std::string>
 wait_for_file_line(const std::string& path, std::chrono::milliseconds timeout);
 
+/// The last lines of the file at `path` (at most `max_lines`, each indented
+/// by two spaces), for error messages that point at a process's log.
+[[nodiscard]] std::string tail_of_file(const std::string& path,
+                                       size_t max_lines = 10);
+
 /// Path of the running executable (/proc/self/exe).
 std::string self_executable();
 

@@ -1,7 +1,6 @@
 #include "apps/learning_curve.hpp"
 
 #include "apps/child_process.hpp"
-#include "apps/swarm_launcher.hpp"
 #include "messages/error.hpp"
 
 #include <cstdlib>

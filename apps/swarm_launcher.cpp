@@ -3,7 +3,6 @@
 #include "messages/error.hpp"
 
 #include <csignal>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 
@@ -131,20 +130,6 @@ void swarm_launcher::stop_all(std::chrono::milliseconds grace) {
       if (m.role == role && !m.exit_status)
         m.exit_status = m.process.stop(grace);
   }
-}
-
-std::string tail_of_file(const std::string& path, size_t max_lines) {
-  std::ifstream in{path};
-  std::deque<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    lines.push_back(std::move(line));
-    if (lines.size() > max_lines)
-      lines.pop_front();
-  }
-  std::string text;
-  for (const auto& l : lines)
-    text += "  " + l + "\n";
-  return text;
 }
 
 } // namespace colony

@@ -86,9 +86,4 @@ class swarm_launcher {
   std::vector<swarm_member> members_;
 };
 
-/// The last lines of the file at `path` (at most `max_lines`), for error
-/// messages that point at a process's log.
-[[nodiscard]] std::string tail_of_file(const std::string& path,
-                                       size_t max_lines = 10);
-
 } // namespace colony
