@@ -43,8 +43,8 @@ struct expert_group_config {
   compression_type compression = compression_type::none;
   /// `checkpoint_dir`: save and restore expert state here (empty: never).
   std::string checkpoint_dir;
-  /// `drop_rate`: fault injection, the share of forward and backward
-  /// requests each expert silently drops (callers time out).
+  /// `drop_rate`: fraction (in [0, 1]) of forward/backward requests each
+  /// expert silently drops, for fault-injection runs (callers time out).
   double drop_rate = 0;
 
   /// The declaration lifetime in effect.

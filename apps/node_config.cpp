@@ -439,9 +439,10 @@ key_spec integer_list_key(Access access, int64_t min, int64_t max) {
           }};
 }
 
-/// A non-negative number (integer or floating point).
+/// A non-negative number (integer or floating point), at most `max`.
 template <class Access>
-key_spec number_key(Access access) {
+key_spec number_key(Access access,
+                    double max = std::numeric_limits<double>::infinity()) {
   return {value_kind::number, [=](node_config& cfg, const key_use& use) {
             double x = 0;
             if (const auto* f = use.value.as_floating_point())
@@ -450,9 +451,13 @@ key_spec number_key(Access access) {
               x = static_cast<double>(i->get());
             else
               return use.fail_type(value_kind::number);
+            auto text = seconds_text(x);
+            // Written as a negation so that NaN fails too.
+            if (std::isfinite(max) && !(x >= 0 && x <= max))
+              return use.fail("must be between 0 and " + seconds_text(max) +
+                              ", got " + text);
             if (!std::isfinite(x) || x < 0)
-              return use.fail("must be a non-negative number, got " +
-                              seconds_text(x));
+              return use.fail("must be a non-negative number, got " + text);
             access(cfg) = x;
           }};
 }
@@ -847,9 +852,9 @@ config_schema make_node_schema() {
         string_key([=](node_config& c) -> std::string& {
           return group(c).checkpoint_dir;
         }));
-  s.add("experts", "drop_rate", number_key([=](node_config& c) -> double& {
-          return group(c).drop_rate;
-        }));
+  s.add("experts", "drop_rate",
+        number_key(
+            [=](node_config& c) -> double& { return group(c).drop_rate; }, 1));
   s.add_rule([](const node_config& c, const rule_context& ctx) {
     for (size_t i = 0; i < c.experts.size(); ++i) {
       const auto& g = c.experts[i];
@@ -863,10 +868,6 @@ config_schema make_node_schema() {
       if (!g.expert_uids.empty() && !g.expert_pattern.empty())
         ctx.fail({"experts.expert_uids", "experts.expert_pattern"},
                  name + "takes expert_uids or expert_pattern, not both");
-      if (g.drop_rate > 1)
-        ctx.fail({"experts.drop_rate"},
-                 name + "drop_rate must be in [0, 1], got " +
-                     seconds_text(g.drop_rate));
       if (g.min_batch_size > g.max_batch_size)
         ctx.fail({"experts.min_batch_size", "experts.max_batch_size"},
                  name + "min_batch_size (" + std::to_string(g.min_batch_size) +

@@ -64,7 +64,8 @@ const server_flag server_flags[] = {
     {"--checkpoint-dir", "experts.checkpoint_dir",
      "save and restore expert state here"},
     {"--drop-rate", "experts.drop_rate",
-     "fault injection: share of requests each expert silently drops"},
+     "fault injection: fraction of forward/backward requests each expert "
+     "silently drops (0 to 1, default 0)"},
     {"--initial-peers", "node.initial_peers", "peers to join the swarm through",
      true},
     {"--identity-path", "node.identity_path",

@@ -8,17 +8,48 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <deque>
 #include <random>
 
 namespace colony::moe {
 
 namespace {
 
+// Fault injection (drop_rate) answers a dropped request never, so its
+// caller hears silence until its own deadline, as with a lost message. The
+// promise is held, not destroyed: the transport awaits every served call
+// without a CAF timeout (its own timer ends the caller's wait), so a promise
+// never delivered would keep a handler there for good. The oldest held
+// promise fails once it is `dropped_hold_time` old or `max_dropped_held`
+// are held; its caller gave up long before and the transport ignores the
+// late reply.
+
+/// How long a dropped request is held unanswered (seconds).
+constexpr std::chrono::seconds dropped_hold_time{60};
+/// Dropped requests held at most per expert.
+constexpr size_t max_dropped_held = 4096;
+
+/// Internal: fails the held requests that reached `dropped_hold_time`.
+using drop_expiry_atom = caf::atom_constant<caf::atom("drop_exp")>;
+
+/// A request dropped by fault injection, held unanswered.
+struct dropped_request {
+  caf::response_promise promise;
+  std::string method;
+  std::chrono::steady_clock::time_point since;
+};
+
 struct expert_state {
   static inline const char* name = "expert";
   expert_actor_config config;
   std::minstd_rand drop_rng;
+  /// Requests dropped since the start (for the log; not on the wire).
   uint64_t dropped_total = 0;
+  /// Dropped requests still held, oldest first.
+  std::deque<dropped_request> dropped;
+  /// Whether a drop_expiry_atom is on its way.
+  bool drop_expiry_armed = false;
   expert_description description;
   caf::actor forward_pool;
   caf::actor backward_pool;
@@ -57,9 +88,43 @@ void run_through_pool(expert_actor* self, const caf::actor& pool,
   self->send(pool, submit_atom::value, std::move(inputs), std::move(done));
 }
 
-/// Leaves a request unanswered (fault injection): its promise is never
-/// delivered, and CAF 0.17 sends nothing for such a promise, so the caller
-/// sees silence until its deadline, as with a lost message.
+/// Fails the oldest held dropped request, whose caller gave up long ago.
+void fail_oldest_dropped(expert_actor* self) {
+  auto& st = self->state;
+  auto& oldest = st.dropped.front();
+  oldest.promise.deliver(make_error(
+      errc::timeout, "expert " + st.description.uid + " dropped this " +
+                         oldest.method + " request (fault injection)"));
+  st.dropped.pop_front();
+}
+
+/// Sends a drop_expiry_atom for when the oldest held request expires.
+void arm_drop_expiry(expert_actor* self) {
+  auto& st = self->state;
+  if (st.drop_expiry_armed || st.dropped.empty())
+    return;
+  auto due = st.dropped.front().since + dropped_hold_time;
+  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
+      due - std::chrono::steady_clock::now());
+  // Rounds up, so the timer never fires before the request expired.
+  delay = std::max(delay + std::chrono::milliseconds(1),
+                   std::chrono::milliseconds(1));
+  st.drop_expiry_armed = true;
+  self->delayed_send(self, delay, drop_expiry_atom::value);
+}
+
+/// Fails the held requests that reached `dropped_hold_time`.
+void expire_dropped(expert_actor* self) {
+  auto& st = self->state;
+  st.drop_expiry_armed = false;
+  auto now = std::chrono::steady_clock::now();
+  while (!st.dropped.empty() &&
+         now - st.dropped.front().since >= dropped_hold_time)
+    fail_oldest_dropped(self);
+  arm_drop_expiry(self);
+}
+
+/// Leaves a request unanswered (fault injection) and holds its promise.
 caf::result<envelope> drop_request(expert_actor* self,
                                    const std::string& method) {
   auto& st = self->state;
@@ -67,7 +132,12 @@ caf::result<envelope> drop_request(expert_actor* self,
   if (st.config.log)
     st.config.log->debug("expert {}: dropped a {} request ({} so far)",
                          st.description.uid, method, st.dropped_total);
-  return self->make_response_promise<envelope>();
+  if (st.dropped.size() >= max_dropped_held)
+    fail_oldest_dropped(self);
+  auto rp = self->make_response_promise();
+  st.dropped.push_back({rp, method, std::chrono::steady_clock::now()});
+  arm_drop_expiry(self);
+  return rp;
 }
 
 caf::result<envelope> serve(expert_actor* self, const std::string& service,
@@ -206,6 +276,7 @@ caf::behavior expert_main(expert_actor* self, expert_actor_config config) {
                            checkpoint_tick_atom::value);
         save_checkpoint(self, self->make_response_promise(), false);
       },
+      [self](drop_expiry_atom) { expire_dropped(self); },
   };
 }
 

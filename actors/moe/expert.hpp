@@ -45,10 +45,13 @@ struct expert_actor_config {
   /// the expert changed; empty: no checkpoints.
   std::string checkpoint_dir;
   std::chrono::milliseconds checkpoint_period{30000};
-  /// Fault injection: the share of forward and backward requests the
-  /// expert silently drops (never answers; the caller's deadline expires).
+  /// Fault injection: the share (in [0, 1]) of forward and backward
+  /// requests the expert silently drops, as if lost: a dropped request is
+  /// neither queued nor answered before its caller's deadline (it fails
+  /// with `timeout` after 60 s, or earlier once 4096 are held). `info` is
+  /// never dropped.
   double drop_rate = 0;
-  /// Seed of the drop decisions (0: random).
+  /// Seed of the drop decisions (0: from std::random_device).
   uint64_t drop_seed = 0;
   std::shared_ptr<spdlog::logger> log;
 };

@@ -1,5 +1,6 @@
 // Expert servers over loopback: every built-in layer, batching, schema
-// errors, failing batches, checkpoints, DHT declarations, the CLI.
+// errors, failing batches, checkpoints, DHT declarations, the CLI, and
+// fault injection (drop_rate).
 
 #include "actors/dht/dht_client.hpp"
 #include "actors/moe/expert_client.hpp"
@@ -9,6 +10,8 @@
 #include "test_nodes.hpp"
 
 #include <torch/torch.h>
+
+#include <thread>
 
 using namespace colony;
 using namespace colony::testing;
@@ -399,13 +402,20 @@ TEST(expert_server, drop_rate_one_leaves_every_call_unanswered) {
   g.drop_rate = 1.0;
   server_and_client sc{{g}};
   ASSERT_TRUE(sc.ok());
+  auto x = torch::randn({2, 8});
   auto began = std::chrono::steady_clock::now();
-  auto out =
-      sc.client->forward(sc.address(), "nop.0", {torch::randn({2, 8})}, 300ms);
+  auto out = sc.client->forward(sc.address(), "nop.0", {x}, 300ms);
   auto took = std::chrono::steady_clock::now() - began;
   ASSERT_FALSE(out);
   // Silence until the caller's deadline, not an immediate error.
   EXPECT_TRUE(is_error(out.error(), errc::timeout)) << describe(out.error());
+  EXPECT_GE(took, 250ms);
+  began = std::chrono::steady_clock::now();
+  auto grads = sc.client->backward(sc.address(), "nop.0", {x}, {x}, 300ms);
+  took = std::chrono::steady_clock::now() - began;
+  ASSERT_FALSE(grads);
+  EXPECT_TRUE(is_error(grads.error(), errc::timeout))
+      << describe(grads.error());
   EXPECT_GE(took, 250ms);
   // Only forward and backward are dropped.
   auto info = sc.client->info(sc.address(), "nop.0", 5s);
@@ -417,20 +427,92 @@ TEST(expert_server, drop_rate_drops_that_share_of_calls_and_serves_the_rest) {
   g.drop_rate = 0.5;
   server_and_client sc{{g}};
   ASSERT_TRUE(sc.ok());
-  int dropped = 0;
-  constexpr int calls = 100;
-  for (int i = 0; i < calls; ++i) {
-    auto x = torch::randn({1, 8});
-    auto out = sc.client->forward(sc.address(), "nop.0", {x}, 100ms);
-    if (!out) {
-      EXPECT_TRUE(is_error(out.error(), errc::timeout));
-      ++dropped;
-    } else {
-      EXPECT_TRUE(torch::equal(out->at(0), x));
-    }
+  // Callers side by side, so that the dropped calls' deadlines overlap:
+  // about 100 of 200 calls wait out 200 ms, about 3 s in all.
+  constexpr int callers = 8;
+  constexpr int calls_each = 25;
+  struct tally {
+    int dropped = 0;
+    int answered = 0;
+    int wrong = 0;
+    std::vector<std::string> other_errors;
+  };
+  std::vector<tally> tallies(callers);
+  std::vector<std::thread> threads;
+  auto began = std::chrono::steady_clock::now();
+  for (int t = 0; t < callers; ++t)
+    threads.emplace_back([&sc, &tally = tallies[t]] {
+      // A client per thread: each blocks on its own scoped actor.
+      moe::expert_client client{sc.client_node->system(),
+                                sc.client_node->transport()};
+      for (int i = 0; i < calls_each; ++i) {
+        auto x = torch::randn({1, 8});
+        auto out = client.forward(sc.address(), "nop.0", {x}, 200ms);
+        if (!out && is_error(out.error(), errc::timeout))
+          ++tally.dropped;
+        else if (!out)
+          tally.other_errors.push_back(describe(out.error()));
+        else if (out->size() == 1 && torch::equal(out->at(0), x))
+          ++tally.answered;
+        else
+          ++tally.wrong;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  auto took = std::chrono::steady_clock::now() - began;
+  tally all;
+  for (auto& t : tallies) {
+    all.dropped += t.dropped;
+    all.answered += t.answered;
+    all.wrong += t.wrong;
+    for (auto& e : t.other_errors)
+      ADD_FAILURE() << "a call failed otherwise: " << e;
   }
-  // Binomial(100, 0.5): outside [25, 75] has probability below 1e-6.
-  EXPECT_GE(dropped, 25);
-  EXPECT_LE(dropped, 75);
+  // Binomial(200, 0.5): outside [60, 140] has probability below 1e-7.
+  EXPECT_GE(all.dropped, 60);
+  EXPECT_LE(all.dropped, 140);
+  EXPECT_EQ(all.wrong, 0);
+  EXPECT_EQ(all.dropped + all.answered, callers * calls_each);
+  EXPECT_LT(took, 8s);
+  EXPECT_TRUE(sc.client->info(sc.address(), "nop.0", 5s));
+}
+
+TEST(expert_server, dropped_calls_are_held_at_most_4096_per_expert) {
+  auto g = group({"nop.0"}, "nop", 8);
+  g.drop_rate = 1.0;
+  server_and_client sc{{g}};
+  ASSERT_TRUE(sc.ok());
+  auto body = encode_tensors({torch::randn({1, 8})}, compression_type::none);
+  ASSERT_TRUE(body);
+  // The expert holds 4096 dropped calls; each further one fails the oldest
+  // at once, while its caller still waits.
+  constexpr int held = 4096;
+  constexpr int extra = 4;
+  caf::scoped_actor self{sc.client_node->system()};
+  auto service = moe::expert_service("nop.0", "forward");
+  auto call = [&] {
+    return self->request(sc.client_node->transport(), caf::infinite,
+                         call_atom::value, sc.address(), service, *body,
+                         caf::timespan{4s});
+  };
+  std::vector<decltype(call())> pending;
+  for (int i = 0; i < held + extra; ++i)
+    pending.push_back(call());
+  int released = 0;
+  int timed_out = 0;
+  for (auto& p : pending)
+    p.receive([](envelope&) { ADD_FAILURE() << "a dropped call answered"; },
+              [&](caf::error& err) {
+                auto why = describe(err);
+                if (why.find("fault injection") != std::string::npos)
+                  ++released;
+                else if (is_error(err, errc::timeout))
+                  ++timed_out;
+                else
+                  ADD_FAILURE() << why;
+              });
+  EXPECT_EQ(released, extra);
+  EXPECT_EQ(timed_out, held);
   EXPECT_TRUE(sc.client->info(sc.address(), "nop.0", 5s));
 }

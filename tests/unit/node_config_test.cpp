@@ -126,6 +126,7 @@ TEST(node_config, shipped_configs_parse) {
   EXPECT_EQ(documented.backend.optimizer, defaults.backend.optimizer);
   EXPECT_EQ(documented.update_period, defaults.update_period);
   EXPECT_EQ(documented.compression, defaults.compression);
+  EXPECT_EQ(documented.drop_rate, defaults.drop_rate);
 }
 
 TEST(node_config, missing_file_is_io_error) {
@@ -346,7 +347,7 @@ TEST(node_config, lists_its_keys) {
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes", "experts.expert_pattern",
-                   "experts.clip_grad_norm"})
+                   "experts.clip_grad_norm", "experts.drop_rate"})
     EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
 }
 
@@ -429,14 +430,35 @@ TEST(node_config, rejects_bad_expert_groups) {
   EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
                            "learning_rate = -1\n"),
                   "must be a non-negative number");
-  EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
-                           "drop_rate = 1.5\n"),
-                  "drop_rate must be in [0, 1], got 1.5");
-  EXPECT_DOUBLE_EQ(must_parse("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
-                              "drop_rate = 0.25\n")
-                       .experts[0]
-                       .drop_rate,
-                   0.25);
+}
+
+TEST(node_config, drop_rate_is_a_fraction) {
+  auto group = [](const std::string& value) {
+    return "[[experts]]\nexpert_uids = [\"ffn.0\"]\ndrop_rate = " + value +
+           "\n";
+  };
+  EXPECT_EQ(error_of(group("1.5")),
+            "test.toml:3:13: experts.drop_rate: must be between 0 and 1, "
+            "got 1.5");
+  EXPECT_STARTS_WITH(error_of(group("-0.1")), "test.toml:3:13: "
+                                              "experts.drop_rate: must be "
+                                              "between 0 and 1, got -0.1");
+  EXPECT_CONTAINS(error_of(group("nan")), "experts.drop_rate: must be");
+  EXPECT_CONTAINS(error_of(group("2")), "experts.drop_rate: must be");
+  EXPECT_CONTAINS(error_of(group("\"a lot\"")), "experts.drop_rate");
+  EXPECT_EQ(error_of(group("0"), {"experts.drop_rate=1.5"}),
+            "--set experts.drop_rate: experts.drop_rate: must be between 0 "
+            "and 1, got 1.5");
+  auto parsed = must_parse(group("0.25"));
+  ASSERT_EQ(parsed.experts.size(), 1u);
+  EXPECT_DOUBLE_EQ(parsed.experts[0].drop_rate, 0.25);
+  // Both ends are allowed; an integer is a number too.
+  EXPECT_EQ(must_parse(group("1")).experts[0].drop_rate, 1.0);
+  EXPECT_EQ(must_parse(group("0.0")).experts[0].drop_rate, 0.0);
+  EXPECT_EQ(
+      must_parse(group("0"), {"experts.drop_rate=0.1"}).experts[0].drop_rate,
+      0.1);
+  EXPECT_EQ(expert_group_config{}.drop_rate, 0.0);
 }
 
 TEST(node_config, reads_the_trainer_section) {
