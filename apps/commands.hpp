@@ -31,6 +31,9 @@ void add_train_command(CLI::App& app);
 /// `colony swarm SWARM.toml [--out DIR]`: a local swarm of processes.
 void add_swarm_command(CLI::App& app);
 
+/// `colony harness SCENARIO.toml [--out DIR]`: fault injection.
+void add_harness_command(CLI::App& app);
+
 /// `colony bench convergence [--steps N] [--json]`
 void add_bench_convergence_command(CLI::App& bench);
 

@@ -13,6 +13,8 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <random>
 #include <unordered_set>
 
@@ -55,16 +57,17 @@ caf::error register_service(node& n, const std::string& name,
   return result;
 }
 
-/// Draws `count` uids of `pattern` that no server has declared yet.
+/// Draws `count` uids of `pattern` that no server has declared yet, none
+/// of `excluded`.
 caf::expected<std::vector<std::string>>
-sample_free_uids(node& n, const std::string& pattern, size_t count) {
+sample_free_uids(node& n, const std::string& pattern, size_t count,
+                 std::unordered_set<std::string> excluded) {
   std::mt19937_64 rng{std::random_device{}()};
   if (!n.dht()) {
     // Nobody to ask: any uid of the pattern is free.
-    return moe::sample_expert_uids(pattern, count, rng);
+    return moe::sample_expert_uids(pattern, count, rng, excluded);
   }
   dht::dht_client client{n.system(), n.dht()};
-  std::unordered_set<std::string> excluded;
   std::vector<std::string> chosen;
   for (int round = 0; round < max_sampling_rounds && chosen.size() < count;
        ++round) {
@@ -87,6 +90,26 @@ sample_free_uids(node& n, const std::string& pattern, size_t count) {
                           std::to_string(count) +
                           " uids that no other server declared");
   return chosen;
+}
+
+/// Uids of `pattern` with a checkpoint in `dir` (sorted): a server
+/// restarted with its checkpoint dir takes its own experts back, although
+/// their declarations from before the restart are still in the DHT.
+std::vector<std::string> checkpointed_uids(const std::string& dir,
+                                           const std::string& pattern) {
+  std::vector<std::string> result;
+  auto parsed = moe::expert_pattern::parse(pattern);
+  std::error_code ec;
+  if (dir.empty() || !parsed || !std::filesystem::is_directory(dir, ec))
+    return result;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    auto uid = entry.path().filename().string();
+    if (parsed->contains(uid) &&
+        std::filesystem::exists(entry.path() / "checkpoint_last.pt", ec))
+      result.push_back(uid);
+  }
+  std::sort(result.begin(), result.end());
+  return result;
 }
 
 } // namespace
@@ -117,10 +140,20 @@ caf::error expert_hosting::start_group(const expert_group_config& group) {
   auto& log = n.log();
   std::vector<std::string> uids = group.expert_uids;
   if (uids.empty()) {
-    auto sampled = sample_free_uids(n, group.expert_pattern, group.num_experts);
-    if (!sampled)
-      return std::move(sampled.error());
-    uids = std::move(*sampled);
+    uids = checkpointed_uids(group.checkpoint_dir, group.expert_pattern);
+    if (uids.size() > group.num_experts)
+      uids.resize(group.num_experts);
+    if (!uids.empty())
+      log.info("taking back {} experts checkpointed in {}", uids.size(),
+               group.checkpoint_dir);
+    if (uids.size() < group.num_experts) {
+      auto sampled = sample_free_uids(n, group.expert_pattern,
+                                      group.num_experts - uids.size(),
+                                      {uids.begin(), uids.end()});
+      if (!sampled)
+        return std::move(sampled.error());
+      uids.insert(uids.end(), sampled->begin(), sampled->end());
+    }
   }
   auto& device = devices_[group.device];
   if (!device) {
@@ -232,6 +265,14 @@ expert_hosting::~expert_hosting() {
   for (const auto& [name, device] : devices_)
     caf::anon_send_exit(device, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(catalog_, caf::exit_reason::user_shutdown);
+}
+
+std::vector<std::pair<std::string, caf::actor>>
+expert_hosting::expert_actors() const {
+  std::vector<std::pair<std::string, caf::actor>> result;
+  for (const auto& e : experts_)
+    result.emplace_back(e.uid, e.actor);
+  return result;
 }
 
 } // namespace colony

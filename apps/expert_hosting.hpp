@@ -43,6 +43,10 @@ class expert_hosting {
     return descriptions_;
   }
 
+  /// The expert actors, by uid.
+  [[nodiscard]] std::vector<std::pair<std::string, caf::actor>>
+  expert_actors() const;
+
  private:
   explicit expert_hosting(node& n) : node_(n) {}
 

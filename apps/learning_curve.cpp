@@ -47,7 +47,7 @@ std::string learning_curve_script(
     const std::string& png_path, const learning_curve_options& options) {
   bool by_step = options.x_axis == "step";
   std::ostringstream s;
-  // One inline data block per run: x, loss, accuracy (% or NaN).
+  // One inline data block per run: x, loss, accuracy (% or NaN), samples/s.
   for (size_t i = 0; i < runs.size(); ++i) {
     s << "$run" << i << " << EOD\n";
     for (const auto& r : runs[i].second) {
@@ -57,14 +57,17 @@ std::string learning_curve_script(
         s << 100 * *r.test_accuracy;
       else
         s << "NaN";
-      s << '\n';
+      s << ' ' << r.samples_per_s << '\n';
     }
     s << "EOD\n";
   }
-  s << "set terminal pngcairo size 1000,800 font \"sans,10\"\n"
+  auto panels = options.show_throughput ? 3 : 2;
+  s << "set terminal pngcairo size 1000," << 400 * panels
+    << " font \"sans,10\"\n"
     << "set output " << quoted(png_path) << "\n"
     << "set datafile missing \"NaN\"\n"
-    << "set multiplot layout 2,1 title " << quoted(options.title) << "\n"
+    << "set multiplot layout " << panels << ",1 title "
+    << quoted(options.title) << "\n"
     << "set grid\nset key top right\n"
     << "set xlabel " << quoted(by_step ? "step" : "time (s)") << "\n";
   for (const auto& [x, label] : options.markers)
@@ -84,6 +87,10 @@ std::string learning_curve_script(
   plot("training loss", 2);
   s << "set key bottom right\n";
   plot("test accuracy (%)", 3);
+  if (options.show_throughput) {
+    s << "set key top right\n";
+    plot("training samples/s", 4);
+  }
   s << "unset multiplot\n";
   return s.str();
 }

@@ -20,6 +20,8 @@ struct learning_curve_options {
   std::string x_axis = "time";
   /// Vertical dashed lines at these x values, each with a label.
   std::vector<std::pair<double, std::string>> markers;
+  /// A third panel: training samples per second.
+  bool show_throughput = false;
 };
 
 /// True if `gnuplot` is on PATH.

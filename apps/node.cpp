@@ -2,6 +2,8 @@
 
 #include "apps/expert_hosting.hpp"
 
+#include "actors/control/control_codec.hpp"
+#include "actors/control/control_service.hpp"
 #include "actors/dht/dht_client.hpp"
 #include "actors/dht/dht_node.hpp"
 #include "messages/error.hpp"
@@ -9,6 +11,7 @@
 #include "runtime/logging.hpp"
 #include "runtime/ping_client.hpp"
 #include "runtime/tensor_allocator.hpp"
+#include "runtime/transport/transport_atoms.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -74,6 +77,18 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
     dcfg.log = n.log_;
     n.dht_ = dht::spawn_dht_node(*n.system_, std::move(dcfg));
   }
+  if (!config.control_peers.empty()) {
+    control::control_service_config ccfg;
+    ccfg.allowed_peers = config.control_peers;
+    ccfg.transport = n.transport_.actor;
+    ccfg.dht = n.dht_;
+    ccfg.peer_id = n.me_->peer_id().to_string();
+    ccfg.address = n.transport_.address;
+    ccfg.log = n.log_;
+    n.control_ = control::spawn_control_service(*n.system_, std::move(ccfg));
+    caf::anon_send(n.transport_.actor, register_service_atom::value,
+                   std::string{control::control_service_name}, n.control_);
+  }
   n.log_->info("node {} up{}{}", n.me_->peer_id().to_string(),
                n.transport_.address.empty() ? " in client mode"
                                             : ", listening on ",
@@ -84,6 +99,8 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
 node::~node() {
   experts_.reset(); // flushes checkpoints while the device still runs
   if (system_) {
+    if (control_)
+      caf::anon_send_exit(control_, caf::exit_reason::user_shutdown);
     if (dht_)
       caf::anon_send_exit(dht_, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(transport_.actor, caf::exit_reason::user_shutdown);
@@ -107,6 +124,9 @@ caf::error node::host_experts() {
   if (!hosting)
     return std::move(hosting.error());
   experts_ = std::move(*hosting);
+  if (control_)
+    caf::anon_send(control_, control::attach_experts_atom::value,
+                   control::hosted_experts{experts_->expert_actors()});
   return caf::none;
 }
 

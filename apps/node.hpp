@@ -51,6 +51,10 @@ class node {
   /// The node's DHT actor (null unless `[dht] enabled`).
   [[nodiscard]] const caf::actor& dht() const noexcept { return dht_; }
 
+  /// The node's control service (null unless `[node] control_peers` lists
+  /// someone); see actors/control/control_service.hpp.
+  [[nodiscard]] const caf::actor& control() const noexcept { return control_; }
+
   /// Bootstraps the DHT through the initial peers; returns the routing
   /// table size. Blocking.
   caf::expected<size_t> join_dht();
@@ -77,6 +81,7 @@ class node {
   std::shared_ptr<spdlog::logger> log_;
   transport_handle transport_;
   caf::actor dht_;
+  caf::actor control_;
   std::unique_ptr<expert_hosting> experts_;
 };
 

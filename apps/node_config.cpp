@@ -5,6 +5,7 @@
 #include "messages/error.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/peer_address.hpp"
+#include "runtime/peer_id.hpp"
 
 #include <toml++/toml.h>
 
@@ -534,6 +535,12 @@ std::optional<std::string> check_peer(const std::string& text) {
   return std::nullopt;
 }
 
+std::optional<std::string> check_peer_id(const std::string& text) {
+  if (auto id = peer_id::parse(text); !id)
+    return reason_of(id.error());
+  return std::nullopt;
+}
+
 std::optional<std::string> check_swarm_id(const std::string& text) {
   // Travels in every handshake.
   constexpr size_t max_size = 256;
@@ -694,6 +701,10 @@ config_schema make_node_schema() {
                    check_log_level));
   s.add("node", "client_mode",
         bool_key([](node_config& c) -> bool& { return c.client_mode; }));
+  s.add("node", "control_peers",
+        string_list_key(
+            [](node_config& c) -> strings& { return c.control_peers; },
+            check_peer_id));
   // [dht]: a Kademlia DHT node in this process (actors/dht).
   s.add("dht", "enabled",
         bool_key([](node_config& c) -> bool& { return c.dht_enabled; }));

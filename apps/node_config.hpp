@@ -32,6 +32,10 @@ struct node_config {
   std::string log_level = "info";
   /// `[node] client_mode`: connect out only; serve no incoming requests.
   bool client_mode = false;
+  /// `[node] control_peers`: peer ids (base58 text form) allowed to call this node's
+  /// control service (status, fault injection; the fault-injection harness
+  /// passes its own). Empty: the node serves no control service.
+  std::vector<std::string> control_peers;
   /// `[node] compute_threads`: LibTorch intra-op threads; 0 = one per core.
   size_t compute_threads = 0;
   /// `[transport]`: one key per field, sizes in bytes (integers), durations

@@ -74,36 +74,76 @@ caf::error swarm_launcher::start_one(swarm_role role, size_t index,
     argv.insert(argv.end(), {"--metrics-csv", m.metrics_csv, "--label", m.name,
                              "--no-progress"});
   }
+  if (keep_member_state_) {
+    argv.push_back("--set=node.identity_path=" + base + ".key");
+    if (role == swarm_role::server)
+      argv.push_back("--set=experts.checkpoint_dir=" + base + "-checkpoints");
+  }
   for (const auto& o : overrides)
     argv.push_back("--set=" + o);
+  m.argv = argv;
+  m.address_file = address_file;
   auto proc = child_process::spawn(argv, m.log_path);
   if (!proc)
     return proc.error();
   m.process = std::move(*proc);
   if (wait) {
-    // In slices, so that a process that dies at start fails at once.
-    auto end = std::chrono::steady_clock::now() + timeout;
-    caf::expected<std::string> address{std::string{}};
-    int status = -1;
-    do {
-      address =
-          wait_for_file_line(address_file, std::chrono::milliseconds(200));
-      status = address ? -1 : m.process.wait_for(std::chrono::milliseconds(0));
-    } while (!address && status < 0 && std::chrono::steady_clock::now() < end);
-    if (!address) {
-      auto why = status >= 0 ? "exited with status " + std::to_string(status)
-                             : std::string{"did not announce its address"};
-      return make_error(errc::io_error, m.name + " (" + config + ") " + why +
-                                            "; its log " + m.log_path +
-                                            " ends with:\n" +
-                                            tail_of_file(m.log_path));
-    }
-    m.address = *address;
+    if (auto err = await_address(m, timeout))
+      return make_error(errc::io_error,
+                        m.name + " (" + config + ") " + error_reason(err));
     if (bootstrap_.empty() && role == swarm_role::dht)
       bootstrap_ = m.address;
   }
   members_.push_back(std::move(m));
   return {};
+}
+
+caf::error swarm_launcher::await_address(swarm_member& m,
+                                         std::chrono::milliseconds timeout) {
+  // In slices, so that a process that dies at start fails at once.
+  auto end = std::chrono::steady_clock::now() + timeout;
+  caf::expected<std::string> address{std::string{}};
+  int status = -1;
+  do {
+    address =
+        wait_for_file_line(m.address_file, std::chrono::milliseconds(200));
+    status = address ? -1 : m.process.wait_for(std::chrono::milliseconds(0));
+  } while (!address && status < 0 && std::chrono::steady_clock::now() < end);
+  if (!address) {
+    if (status >= 0)
+      m.exit_status = status;
+    auto why = status >= 0 ? "exited with status " + std::to_string(status)
+                           : std::string{"did not announce its address"};
+    return make_error(errc::io_error, why + "; its log " + m.log_path +
+                                          " ends with:\n" +
+                                          tail_of_file(m.log_path));
+  }
+  m.address = *address;
+  return {};
+}
+
+caf::error swarm_launcher::restart(swarm_member& m,
+                                   std::chrono::milliseconds timeout) {
+  if (!m.exit_status)
+    return make_error(errc::invalid_argument,
+                      m.name + " is still running; only an exited node can "
+                               "be restarted");
+  auto argv = m.argv;
+  // The same port: peers that knew the node find it where it was.
+  if (!m.address.empty())
+    argv.push_back("--set=node.listen=" + m.address);
+  ++m.restarts;
+  m.log_path = (std::filesystem::path{work_dir_} /
+                (m.name + "-r" + std::to_string(m.restarts) + ".log"))
+                   .string();
+  std::error_code ec;
+  std::filesystem::remove(m.address_file, ec);
+  auto proc = child_process::spawn(argv, m.log_path);
+  if (!proc)
+    return proc.error();
+  m.process = std::move(*proc);
+  m.exit_status.reset();
+  return await_address(m, timeout);
 }
 
 std::vector<swarm_member*> swarm_launcher::poll_exited() {

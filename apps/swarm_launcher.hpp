@@ -31,6 +31,11 @@ struct swarm_member {
   std::string metrics_csv;
   /// Set once the process has exited (its status).
   std::optional<int> exit_status;
+  /// How it was started, to start it again the same way.
+  std::vector<std::string> argv;
+  std::string address_file;
+  /// Times it was restarted.
+  size_t restarts = 0;
 };
 
 class swarm_launcher {
@@ -58,6 +63,20 @@ class swarm_launcher {
             on_started = {},
         std::chrono::milliseconds start_timeout = std::chrono::seconds(120));
 
+  /// Gives every member started from now on a state of its own in the work
+  /// dir, kept across restarts: its identity (`NAME.key`) and, for servers,
+  /// its checkpoints (`NAME-checkpoints/`).
+  void keep_member_state(bool keep) noexcept { keep_member_state_ = keep; }
+
+  /// Waits until `m` announced its address (trainers announce theirs after
+  /// joining the swarm, so `start` does not wait for them).
+  caf::error await_address(swarm_member& m, std::chrono::milliseconds timeout);
+
+  /// Starts an exited member again with the same arguments and, if it had
+  /// one, the same listen address; waits for its address. Its new log is
+  /// `NAME-rN.log`.
+  caf::error restart(swarm_member& m, std::chrono::milliseconds timeout);
+
   /// Members in start order.
   [[nodiscard]] std::vector<swarm_member>& members() noexcept {
     return members_;
@@ -84,6 +103,7 @@ class swarm_launcher {
   std::string work_dir_;
   std::string bootstrap_;
   std::vector<swarm_member> members_;
+  bool keep_member_state_ = false;
 };
 
 } // namespace colony

@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -37,7 +38,9 @@ std::string where(std::string_view source, const toml::source_region& at) {
 
 caf::expected<swarm_spec> parse_swarm_spec(std::string_view toml_text,
                                            std::string_view source_name,
-                                           const std::string& base_dir) {
+                                           const std::string& base_dir,
+                                           const std::vector<std::string>&
+                                               other_keys) {
   toml::table root;
   try {
     root = toml::parse(toml_text, source_name);
@@ -49,7 +52,9 @@ caf::expected<swarm_spec> parse_swarm_spec(std::string_view toml_text,
   swarm_spec spec;
   spec.source_path = std::string{source_name};
   for (auto&& [key, value] : root) {
-    if (key.str() != "nodes")
+    if (key.str() != "nodes" &&
+        std::find(other_keys.begin(), other_keys.end(), key.str()) ==
+            other_keys.end())
       problems.push_back(where(source_name, key.source()) + "unknown key '" +
                          std::string{key.str()} + "' (expected [[nodes]])");
   }

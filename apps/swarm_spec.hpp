@@ -42,9 +42,12 @@ struct swarm_spec {
 /// Parses a spec. Errors (`errc::bad_config`, `SOURCE:LINE:COL: reason`):
 /// TOML syntax, unknown keys, unknown role, count 0 or above 64, a spec
 /// without a DHT node. Config paths are resolved against `base_dir`.
+/// `other_keys`: top-level keys another reader owns (e.g. a harness
+/// scenario's `[scenario]` and `[[faults]]`), skipped here.
 [[nodiscard]] caf::expected<swarm_spec>
 parse_swarm_spec(std::string_view toml_text, std::string_view source_name,
-                 const std::string& base_dir);
+                 const std::string& base_dir,
+                 const std::vector<std::string>& other_keys = {});
 
 /// Reads and parses the spec at `path` (configs resolved against its
 /// directory). Errors as `parse_swarm_spec`, plus io_error.

@@ -3,6 +3,7 @@
 // the metrics CSV and the learning curve, and exits with the final test
 // accuracy printed.
 
+#include "actors/control/control_service.hpp"
 #include "actors/trainer/trainer.hpp"
 #include "apps/commands.hpp"
 #include "apps/learning_curve.hpp"
@@ -59,7 +60,8 @@ follow_trainer(caf::scoped_actor& self, const caf::actor& trainer_actor,
                const trainer::trainer_options& options,
                const std::string& label, progress_display& display,
                metrics_csv_writer* csv, spdlog::logger& log,
-               std::vector<trainer::training_record>& records) {
+               std::vector<trainer::training_record>& records,
+               const caf::actor& control) {
   std::optional<trainer::training_result> result;
   std::optional<double> accuracy;
   int signals = 0;
@@ -71,11 +73,23 @@ follow_trainer(caf::scoped_actor& self, const caf::actor& trainer_actor,
           if (csv != nullptr)
             if (auto err = csv->append(r))
               log.warn("cannot write metrics: {}", error_reason(err));
+          if (control)
+            self->send(control, control::training_report_atom::value, r,
+                       false);
           records.push_back(r);
           display.update({view_of(label, options, r, accuracy)},
                          r.test_accuracy.has_value());
         },
-        [&](trainer::training_result& r) { result = std::move(r); },
+        [&](trainer::training_result& r) {
+          if (control && !records.empty()) {
+            auto last = records.back();
+            last.test_accuracy = r.test_accuracy;
+            last.test_loss = r.test_loss;
+            self->send(control, control::training_report_atom::value, last,
+                       true);
+          }
+          result = std::move(r);
+        },
         caf::after(std::chrono::milliseconds(200)) >> [] {});
     if (result)
       break;
@@ -148,7 +162,8 @@ int train(const train_args& args) {
   progress_display display(stdout, !args.no_progress && stdout_is_terminal());
   std::vector<trainer::training_record> records;
   auto result = follow_trainer(self, trainer_actor, options, args.label,
-                               display, csv.get(), n.log(), records);
+                               display, csv.get(), n.log(), records,
+                               n.control());
   display.finish();
   if (!result)
     return 130;

@@ -1,6 +1,7 @@
 #include "runtime/logging.hpp"
 
 #include "messages/error.hpp"
+#include "runtime/log_tally.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -29,7 +30,8 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& short_id,
                                             spdlog::sink_ptr sink) {
   // Constructed directly, never through spdlog's factories, which register
   // the logger globally and refuse a second logger of the same name.
-  auto result = std::make_shared<spdlog::logger>(short_id, std::move(sink));
+  auto result = std::make_shared<spdlog::logger>(
+      short_id, spdlog::sinks_init_list{std::move(sink), log_tally_sink()});
   result->set_level(level);
   // Errors and worse should reach the terminal before a crash can lose them.
   result->flush_on(spdlog::level::err);

@@ -43,6 +43,12 @@ struct dht_stats {
   size_t lookup_hops = 0; ///< summed over finished lookups
   size_t requests_sent = 0;
   size_t requests_failed = 0;
+  /// Keys local actors looked up, and how many of them were found.
+  size_t gets = 0;
+  size_t gets_found = 0;
+  /// Values local actors stored, and how many some replica accepted.
+  size_t stores = 0;
+  size_t stores_accepted = 0;
 };
 
 // The dht_node's interface for local actors:

@@ -770,7 +770,9 @@ class dht_impl {
             rp.deliver(std::vector<bool>{});
           for (size_t i = 0; i < reqs.size(); ++i)
             store_one(std::move(reqs[i]),
-                      [rp, results, pending, i](bool ok) mutable {
+                      [this, rp, results, pending, i](bool ok) mutable {
+                        ++st().stats.stores;
+                        st().stats.stores_accepted += ok ? 1 : 0;
                         (*results)[i] = ok;
                         if (--*pending == 0)
                           rp.deliver(*results);
@@ -785,7 +787,9 @@ class dht_impl {
             rp.deliver(std::vector<get_result>{});
           for (size_t i = 0; i < keys.size(); ++i)
             get_one(keys[i], latest,
-                    [rp, results, pending, i](get_result r) mutable {
+                    [this, rp, results, pending, i](get_result r) mutable {
+                      ++st().stats.gets;
+                      st().stats.gets_found += r.found ? 1 : 0;
                       (*results)[i] = std::move(r);
                       if (--*pending == 0)
                         rp.deliver(*results);

@@ -1,5 +1,6 @@
 #include "actors/moe/expert.hpp"
 
+#include "actors/moe/expert_poison.hpp"
 #include "actors/moe/moe_atoms.hpp"
 #include "gpu/device.hpp"
 #include "messages/error.hpp"
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <random>
 
 namespace colony::moe {
@@ -55,6 +57,8 @@ struct expert_state {
   caf::actor backward_pool;
   /// Update count at the last saved checkpoint (-1: none saved yet).
   int64_t saved_updates = -1;
+  /// Fault injection: what this expert does to its outputs.
+  poison_mode poison = poison_mode::off;
 };
 
 using expert_actor = caf::stateful_actor<expert_state>;
@@ -71,13 +75,16 @@ void run_through_pool(expert_actor* self, const caf::actor& pool,
                       std::vector<at::Tensor> inputs,
                       const caf::response_promise& rp) {
   auto codec = self->state.config.compression;
+  auto poison = self->state.poison;
   gpu::request_completion done =
-      [rp, codec](caf::expected<std::vector<at::Tensor>>&& outcome) {
+      [rp, codec, poison](caf::expected<std::vector<at::Tensor>>&& outcome) {
         if (!outcome) {
           gpu::reply_from_any_thread(
               rp, caf::make_message(std::move(outcome.error())));
           return;
         }
+        if (poison != poison_mode::off)
+          *outcome = poison_outputs(std::move(*outcome), poison);
         auto reply = encode_tensors(*outcome, codec);
         if (reply)
           gpu::reply_from_any_thread(rp, caf::make_message(std::move(*reply)));
@@ -192,9 +199,12 @@ caf::result<envelope> serve(expert_actor* self, const std::string& service,
   return rp;
 }
 
-/// Saves a checkpoint on the device thread and answers `rp` when written.
-/// Unless `force`, an expert not updated since its last save is skipped.
-void save_checkpoint(expert_actor* self, caf::response_promise rp, bool force) {
+/// Saves a checkpoint on the device thread and answers `rp`, if any, when
+/// written. Unless `force`, an expert not updated since its last save is
+/// skipped. The periodic save has nobody to answer: a promise made for the
+/// timer's message would send the outcome to the expert itself.
+void save_checkpoint(expert_actor* self,
+                     std::optional<caf::response_promise> rp, bool force) {
   auto& st = self->state;
   auto backend = st.config.backend;
   auto dir = st.config.checkpoint_dir;
@@ -213,13 +223,15 @@ void save_checkpoint(expert_actor* self, caf::response_promise rp, bool force) {
       .then(
           [self, rp, saved]() mutable {
             self->state.saved_updates = *saved;
-            rp.deliver(caf::unit);
+            if (rp)
+              rp->deliver(caf::unit);
           },
           [self, rp](caf::error& err) mutable {
             self->state.config.log->warn("{}: checkpoint failed: {}",
                                          self->state.description.uid,
                                          describe(err));
-            rp.deliver(std::move(err));
+            if (rp)
+              rp->deliver(std::move(err));
           });
 }
 
@@ -274,9 +286,16 @@ caf::behavior expert_main(expert_actor* self, expert_actor_config config) {
       [self](checkpoint_tick_atom) {
         self->delayed_send(self, self->state.config.checkpoint_period,
                            checkpoint_tick_atom::value);
-        save_checkpoint(self, self->make_response_promise(), false);
+        save_checkpoint(self, std::nullopt, false);
       },
       [self](drop_expiry_atom) { expire_dropped(self); },
+      [self](poison_atom, poison_mode mode) {
+        auto& st = self->state;
+        if (mode != st.poison && st.config.log)
+          st.config.log->warn("expert {}: poison {} (fault injection)",
+                              st.description.uid, to_string(mode));
+        st.poison = mode;
+      },
   };
 }
 

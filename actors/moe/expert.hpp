@@ -27,6 +27,8 @@ namespace colony::moe {
 /// (save_checkpoint_atom) -> unit | error: saves the expert's state now
 /// (in device order). Errors: invalid_argument without a checkpoint dir.
 using save_checkpoint_atom = caf::atom_constant<caf::atom("save_ckpt")>;
+/// (poison_atom, poison_mode) -> unit (expert_poison.hpp): from now on the
+/// expert's replies are poisoned that way (fault injection).
 /// Internal: the periodic checkpoint timer.
 using checkpoint_tick_atom = caf::atom_constant<caf::atom("ckpt_tick")>;
 

@@ -64,9 +64,9 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
                                 deadlines, r.options.compression());
     std::vector<at::Tensor> outputs(r.batches.size());
     r.answered.assign(r.batches.size(), false);
-    std::vector<int64_t> row_shape;
-    auto dtype = x.scalar_type();
-    bool have_shape = false;
+    // Replies that could be used, and their row shapes.
+    std::vector<size_t> usable;
+    std::vector<std::vector<int64_t>> shapes;
     for (size_t b = 0; b < replies.size(); ++b) {
       if (!replies[b] || replies[b]->size() != 1)
         continue;
@@ -76,14 +76,24 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
         continue;
       if (r.options.detect_anomalies() && !all_finite(y))
         continue;
-      auto shape = y.sizes().slice(1).vec();
-      if (!have_shape) {
-        row_shape = shape;
-        dtype = y.scalar_type();
-        have_shape = true;
-      } else if (shape != row_shape) {
-        continue; // an expert of another shape cannot be mixed in
-      }
+      usable.push_back(b);
+      shapes.push_back(y.sizes().slice(1).vec());
+    }
+    // Experts of another shape cannot be mixed in: the majority's wins.
+    auto input_row_shape = x.sizes().slice(1).vec();
+    auto picked = pick_row_shape(shapes, input_row_shape);
+    bool have_shape = picked.has_value();
+    std::vector<int64_t> row_shape;
+    auto dtype = x.scalar_type();
+    if (have_shape) {
+      row_shape = shapes[*picked];
+      dtype = replies[usable[*picked]]->front().scalar_type();
+    }
+    for (size_t i = 0; i < usable.size(); ++i) {
+      auto b = usable[i];
+      auto& y = replies[b]->front();
+      if (shapes[i] != row_shape || y.scalar_type() != dtype)
+        continue;
       outputs[b] = y;
       r.answered[b] = true;
     }
@@ -93,7 +103,7 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
     r.stats->forward_failures +=
         r.batches.size() - static_cast<size_t>(answered_calls);
     if (!have_shape) // nobody answered: zeros as wide as the input
-      row_shape = x.sizes().slice(1).vec();
+      row_shape = input_row_shape;
     auto samples = x.size(0);
     auto mask = build_mask(samples, r.slots, r.batches, r.answered);
     r.answered_forward_per_sample = answered_per_sample(mask);

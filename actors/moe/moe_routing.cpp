@@ -3,6 +3,7 @@
 #include <ATen/ops/tensor.h>
 #include <ATen/ops/zeros.h>
 
+#include <algorithm>
 #include <unordered_map>
 
 namespace colony::moe {
@@ -124,6 +125,25 @@ bool all_finite(const at::Tensor& t) {
   if (!t.defined() || !t.is_floating_point())
     return true;
   return t.isfinite().all().item<bool>();
+}
+
+std::optional<size_t>
+pick_row_shape(const std::vector<std::vector<int64_t>>& shapes,
+               const std::vector<int64_t>& preferred) {
+  std::optional<size_t> best;
+  size_t best_votes = 0;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    auto votes = static_cast<size_t>(
+        std::count(shapes.begin(), shapes.end(), shapes[i]));
+    bool better = votes > best_votes ||
+                  (votes == best_votes && shapes[i] == preferred &&
+                   shapes[*best] != preferred);
+    if (better) {
+      best = i;
+      best_votes = votes;
+    }
+  }
+  return best;
 }
 
 } // namespace colony::moe

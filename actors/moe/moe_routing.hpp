@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 namespace colony::moe {
@@ -94,5 +95,14 @@ samples_short_of_answers(const std::vector<int64_t>& answered,
 /// True if every element of `t` is finite (not NaN, not +-inf); true for
 /// non-floating-point and undefined tensors.
 [[nodiscard]] bool all_finite(const at::Tensor& t);
+
+/// Which of the experts' output row shapes (shape after the batch dimension)
+/// to keep when they disagree: the most common one, so that a minority of
+/// faulty or malicious experts cannot exclude the honest ones; on a tie, the
+/// one equal to `preferred` (the input's), else the first. Returns the index
+/// into `shapes`; nullopt if `shapes` is empty.
+[[nodiscard]] std::optional<size_t>
+pick_row_shape(const std::vector<std::vector<int64_t>>& shapes,
+               const std::vector<int64_t>& preferred);
 
 } // namespace colony::moe

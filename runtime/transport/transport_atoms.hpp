@@ -28,6 +28,12 @@ using peers_atom = caf::atom_constant<caf::atom("peers")>;
 /// (connections_atom) -> size_t open connections (any state).
 using connections_atom = caf::atom_constant<caf::atom("conns")>;
 
+/// (set_faults_atom, fault_settings) -> unit: replaces the faults the
+/// transport injects into its own traffic (fault_settings.hpp).
+using set_faults_atom = caf::atom_constant<caf::atom("set_faults")>;
+/// (fault_counters_atom) -> fault_counters.
+using fault_counters_atom = caf::atom_constant<caf::atom("fault_cnt")>;
+
 // Internal to the transport.
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;

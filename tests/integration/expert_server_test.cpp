@@ -299,6 +299,29 @@ TEST(expert_server, checkpoints_restore_state_after_restart) {
   EXPECT_FALSE(torch::allclose((*other)[0], before, 1e-4, 1e-4));
 }
 
+TEST(expert_server, serving_goes_on_after_periodic_checkpoints) {
+  temp_dir dir;
+  auto g = group({"ffn.0"}, "ffn", 8);
+  g.checkpoint_dir = dir.file("ckpt");
+  g.update_period = 300ms;
+  server_and_client sc{{g}};
+  ASSERT_TRUE(sc.ok());
+  auto x = torch::randn({4, 8});
+  for (int round = 0; round < 4; ++round) {
+    auto grads =
+        sc.client->backward(sc.address(), "ffn.0", {x}, {torch::randn({4, 8})},
+                            5s);
+    ASSERT_TRUE(grads) << "round " << round << ": " << describe(grads.error());
+    auto out = sc.client->forward(sc.address(), "ffn.0", {x}, 5s);
+    ASSERT_TRUE(out) << "round " << round << ": " << describe(out.error());
+    ASSERT_EQ((*out)[0].sizes(), x.sizes());
+    EXPECT_TRUE(torch::isfinite((*out)[0]).all().item<bool>());
+    std::this_thread::sleep_for(400ms); // a checkpoint in between
+  }
+  EXPECT_TRUE(
+      std::filesystem::exists(dir.file("ckpt/ffn.0/checkpoint_last.pt")));
+}
+
 TEST(expert_server, server_process_declares_experts_until_killed) {
   temp_dir dir;
   auto boot = node_process::start(dir, "boot", "[dht]\nenabled = true\n");
