@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 namespace colony {
 
@@ -25,6 +26,10 @@ using std::chrono::milliseconds;
 
 /// Deadline of a control call that changes something.
 constexpr milliseconds control_timeout{3000};
+/// Garbage connections open at once, and how long each waits for the node
+/// to close it.
+constexpr size_t garbage_parallel = 16;
+constexpr milliseconds garbage_wait{1000};
 /// How long trainers get to finish their final evaluation once stopped.
 constexpr milliseconds trainer_stop_grace{180000};
 
@@ -292,24 +297,42 @@ void harness_session::apply_to(const fault_spec& fault, size_t i,
       return;
     }
     case fault_action::garbage: {
-      size_t sent = 0;
-      size_t closed = 0;
+      // Connections go out side by side, a bounded number at a time: a
+      // truncated frame keeps its connection open until the node's
+      // handshake deadline, and one after another would stall the timeline.
+      std::vector<std::pair<garbage_kind, uint64_t>> jobs;
       for (const auto& name : fault.garbage_kinds) {
         auto kind = parse_garbage_kind(name);
         if (!kind) {
           fail(error_reason(kind.error()));
           continue;
         }
-        for (size_t r = 0; r < fault.repeat; ++r) {
-          auto outcome = send_garbage(n.address, *kind, rng(),
-                                      milliseconds(2000));
-          if (!outcome) {
-            fail(name + ": " + error_reason(outcome.error()));
-            continue;
-          }
-          ++sent;
-          closed += outcome->closed_by_peer ? 1 : 0;
+        for (size_t r = 0; r < fault.repeat; ++r)
+          jobs.emplace_back(*kind, rng());
+      }
+      std::vector<caf::expected<garbage_outcome>> outcomes(
+          jobs.size(), caf::expected<garbage_outcome>{garbage_outcome{}});
+      for (size_t first = 0; first < jobs.size(); first += garbage_parallel) {
+        std::vector<std::thread> threads;
+        auto last = std::min(jobs.size(), first + garbage_parallel);
+        for (size_t j = first; j < last; ++j)
+          threads.emplace_back([&, j] {
+            outcomes[j] = send_garbage(n.address, jobs[j].first,
+                                       jobs[j].second, garbage_wait);
+          });
+        for (auto& t : threads)
+          t.join();
+      }
+      size_t sent = 0;
+      size_t closed = 0;
+      for (size_t j = 0; j < jobs.size(); ++j) {
+        if (!outcomes[j]) {
+          fail(std::string{to_string(jobs[j].first)} + ": " +
+               error_reason(outcomes[j].error()));
+          continue;
         }
+        ++sent;
+        closed += outcomes[j]->closed_by_peer ? 1 : 0;
       }
       auto after = client_->status(n.address, control_timeout);
       out.detail += n.name + ": " + std::to_string(sent) +
