@@ -3,6 +3,7 @@
 #include "apps/child_process.hpp"
 #include "messages/error.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -66,8 +67,8 @@ std::string learning_curve_script(
     << " font \"sans,10\"\n"
     << "set output " << quoted(png_path) << "\n"
     << "set datafile missing \"NaN\"\n"
-    << "set multiplot layout " << panels << ",1 title "
-    << quoted(options.title) << "\n"
+    << "set multiplot layout " << panels << ",1 title " << quoted(options.title)
+    << "\n"
     << "set grid\nset key top right\n"
     << "set xlabel " << quoted(by_step ? "step" : "time (s)") << "\n";
   for (const auto& [x, label] : options.markers)
@@ -75,7 +76,22 @@ std::string learning_curve_script(
       << ", graph 1 nohead dashtype 2 lc rgb \"#aa0000\"\n"
       << "set label " << quoted(label) << " at " << x
       << ", graph 0.95 left offset 0.5,0 textcolor rgb \"#aa0000\"\n";
+  // gnuplot refuses a panel without a single point (e.g. no evaluation
+  // yet): fixed ranges keep such a panel empty instead of failing the plot.
+  double max_x = 0;
+  bool any_accuracy = false;
+  for (const auto& run : runs)
+    for (const auto& r : run.second) {
+      max_x = std::max(max_x, by_step ? static_cast<double>(r.step) : r.time_s);
+      any_accuracy = any_accuracy || r.test_accuracy.has_value();
+    }
+  for (const auto& marker : options.markers)
+    max_x = std::max(max_x, marker.first);
+  if (max_x > 0)
+    s << "set xrange [0:" << max_x * 1.02 << "]\n";
   auto plot = [&](const char* ylabel, int column) {
+    if (column == 3 && !any_accuracy)
+      s << "set yrange [0:100]\n";
     s << "set ylabel " << quoted(ylabel) << "\nplot ";
     for (size_t i = 0; i < runs.size(); ++i)
       s << (i ? ", " : "") << "$run" << i << " using 1:" << column
@@ -83,6 +99,7 @@ std::string learning_curve_script(
     if (runs.empty())
       s << "NaN notitle";
     s << "\n";
+    s << "set autoscale y\n";
   };
   plot("training loss", 2);
   s << "set key bottom right\n";

@@ -165,7 +165,10 @@ void beam_searcher::remember_inactive(const std::string& prefix, double now) {
     if (negative_cache_.size() >= max_negative_cache_entries)
       negative_cache_.clear();
   }
-  negative_cache_[prefix] = now + options_.negative_cache_ttl;
+  negative_cache_[prefix] =
+      now + (prefix == uid_prefix_ ? std::min(options_.negative_cache_ttl,
+                                              options_.root_negative_cache_ttl)
+                                   : options_.negative_cache_ttl);
 }
 
 void beam_searcher::resolve(search_state& state,

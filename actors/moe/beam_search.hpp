@@ -49,6 +49,11 @@ struct beam_search_options {
   /// becomes visible after at most this long.
   double negative_cache_ttl = 300;
 
+  /// The same for the grid's root prefix, kept short: a lookup that reached
+  /// only frozen or lossy nodes finds no root, and caching that for long
+  /// would hide the whole grid after the swarm recovered (seconds).
+  double root_negative_cache_ttl = 2;
+
   /// Time source for the negative cache (seconds, any epoch); a steady clock
   /// if empty. Tests pass a fake clock.
   std::function<double()> clock;

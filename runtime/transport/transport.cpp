@@ -5,6 +5,7 @@
 #include "runtime/peer_address.hpp"
 #include "runtime/ping_service.hpp"
 #include "runtime/transport/connector.hpp"
+#include "runtime/transport/fault_layer.hpp"
 #include "runtime/transport/frame_reader.hpp"
 #include "runtime/transport/frame_writer.hpp"
 #include "runtime/transport/handshake.hpp"
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -154,6 +156,13 @@ struct transport_state {
   std::set<std::tuple<clock_type::time_point, int64_t, uint64_t>>
       serve_deadlines;
   std::optional<clock_type::time_point> timer_due;
+  /// Fault injection (fault_settings.hpp), off unless switched on.
+  fault_layer faults;
+  /// Messages the fault layer delays, by the time they may be written
+  /// (equal times keep their order).
+  std::multimap<clock_type::time_point,
+                std::pair<connection_handle, outbound_message>>
+      held;
 
   static inline const char* name = "colony.transport";
 };
@@ -177,6 +186,10 @@ class transport_impl {
   // -- writing ---------------------------------------------------------------
 
   void send_frame(connection& c, capnp::MessageBuilder& msg) {
+    if (st().faults.active() && partitioned(c)) {
+      st().faults.count_partitioned();
+      return;
+    }
     auto n = write_frame(
         msg, [&](const void* p, size_t len) { self_->write(c.hdl, len, p); });
     c.inflight += n;
@@ -195,6 +208,54 @@ class transport_impl {
     e.setCode(to_wire(err));
     e.setMessage(error_reason(err));
     send_frame(c, msg);
+  }
+
+  /// Whether fault injection cut `c`'s peer off (after the handshake:
+  /// before it, the peer's id and listen address are unknown).
+  bool partitioned(const connection& c) {
+    return c.established && st().faults.is_partitioned(
+                                c.address_key, c.hs->remote().to_string());
+  }
+
+  /// Queues a request or response on `c` and writes what the window allows;
+  /// with faults on, the message may be lost, held back, or (partition)
+  /// never sent.
+  void enqueue(connection& c, outbound_message m) {
+    if (st().faults.active()) {
+      if (partitioned(c)) {
+        st().faults.count_partitioned();
+        return;
+      }
+      auto now = clock_type::now();
+      auto release = st().faults.schedule(c.hdl.id(), now);
+      if (!release)
+        return; // lost
+      if (*release > now) {
+        // Later messages to the same peer get later times, so none
+        // overtakes a held one.
+        st().held.emplace(*release, std::make_pair(c.hdl, std::move(m)));
+        arm_timer();
+        return;
+      }
+    }
+    c.out.push(std::move(m));
+    pump(c);
+  }
+
+  /// Writes the held messages whose time has come.
+  void release_held() {
+    auto now = clock_type::now();
+    std::unordered_set<connection*> touched;
+    while (!st().held.empty() && st().held.begin()->first <= now) {
+      auto node = st().held.extract(st().held.begin());
+      auto& [hdl, m] = node.mapped();
+      if (auto* c = find(hdl)) { // gone: the message goes with it
+        c->out.push(std::move(m));
+        touched.insert(c);
+      }
+    }
+    for (auto* c : touched)
+      pump(*c);
   }
 
   /// Writes queued parts while the peer's window has room.
@@ -315,6 +376,7 @@ class transport_impl {
       return;
     auto ptr = std::move(i->second);
     st().conns.erase(i);
+    st().faults.forget(hdl.id());
     auto& c = *ptr;
     if (close_socket)
       self_->close(hdl);
@@ -386,10 +448,13 @@ class transport_impl {
           kj::arrayPtr(frame.segments.data(), frame.segments.size()),
           reader_limits{}.options());
       auto root = reader.getRoot<wire::Frame>();
-      if (!c.established)
+      if (!c.established) {
         on_handshake_frame(c, root);
-      else
+      } else if (st().faults.active() && partitioned(c)) {
+        st().faults.count_partitioned(); // as if it never arrived
+      } else {
         on_call_frame(c, root, frame);
+      }
     } catch (const kj::Exception& ex) {
       auto err =
           make_error(errc::malformed, std::string("undecodable frame: ") +
@@ -620,8 +685,7 @@ class transport_impl {
     if (service == "ping") {
       auto reply = answer_ping(body, st().cfg.me->peer_id().to_string());
       if (reply) {
-        c.out.push(outbound_message{true, id, {}, 0, std::move(*reply), 0});
-        pump(c);
+        enqueue(c, outbound_message{true, id, {}, 0, std::move(*reply), 0});
       } else {
         send_error(c, id, reply.error());
       }
@@ -651,10 +715,8 @@ class transport_impl {
             [this, hdl, id](envelope& reply) {
               if (!finish_serving(hdl, id))
                 return; // caller left, cancelled or timed out
-              auto* c = find(hdl);
-              c->out.push(
-                  outbound_message{true, id, {}, 0, std::move(reply), 0});
-              pump(*c);
+              enqueue(*find(hdl),
+                      outbound_message{true, id, {}, 0, std::move(reply), 0});
             },
             [this, hdl, id, service](caf::error& err) {
               if (!finish_serving(hdl, id))
@@ -704,13 +766,16 @@ class transport_impl {
 
   /// Makes sure a timer message arrives by the earliest deadline.
   void arm_timer() {
-    if (st().deadlines.empty() && st().serve_deadlines.empty())
+    if (st().deadlines.empty() && st().serve_deadlines.empty() &&
+        st().held.empty())
       return;
     auto due = clock_type::time_point::max();
     if (!st().deadlines.empty())
       due = st().deadlines.begin()->first;
     if (!st().serve_deadlines.empty())
       due = std::min(due, std::get<0>(*st().serve_deadlines.begin()));
+    if (!st().held.empty())
+      due = std::min(due, st().held.begin()->first);
     if (st().timer_due && *st().timer_due <= due)
       return;
     st().timer_due = due;
@@ -722,6 +787,7 @@ class transport_impl {
   /// Fails every call whose deadline has passed.
   void on_call_timer() {
     st().timer_due.reset();
+    release_held();
     auto now = clock_type::now();
     while (!st().deadlines.empty() && st().deadlines.begin()->first <= now) {
       auto id = st().deadlines.begin()->second;
@@ -826,11 +892,10 @@ class transport_impl {
     c.my_calls.insert(id);
     // The call keeps its body (a shared buffer) in case the connection
     // closes for idleness before the request leaves.
-    c.out.push(outbound_message{false, id, call.service,
+    c.last_call = clock_type::now();
+    enqueue(c, outbound_message{false, id, call.service,
                                 static_cast<uint32_t>(call.timeout.count()),
                                 call.body, 0});
-    c.last_call = clock_type::now();
-    pump(c);
   }
 
   /// The peer closed `c` as idle: its calls were not served; send them again
@@ -1037,6 +1102,15 @@ class transport_impl {
         },
         [this](get_address_atom) { return st().address; },
         [this](connections_atom) { return st().conns.size(); },
+        [this](set_faults_atom, fault_settings& settings) {
+          if (settings.any() || st().faults.active())
+            log().warn("fault injection: delay {} ms +- {} ms, drop {}, {} "
+                       "partitioned peers",
+                       settings.delay.count(), settings.jitter.count(),
+                       settings.drop_rate, settings.partitioned.size());
+          st().faults.configure(std::move(settings));
+        },
+        [this](fault_counters_atom) { return st().faults.counters(); },
         [this](peers_atom) {
           std::vector<std::string> ids;
           for (auto& [id, hdl] : st().by_peer)

@@ -48,6 +48,9 @@ struct transport_handle {
 /// - cancel_atom, id -> unit
 /// - get_address_atom -> string;  peers_atom -> vector<string>;
 ///   connections_atom -> size_t
+/// - set_faults_atom, fault_settings -> unit (fault injection: delay, loss,
+///   partition of this node's traffic); fault_counters_atom ->
+///   fault_counters
 /// A service receives (serve_atom, service, caller peer id, envelope) and
 /// answers with an envelope or a `caf::error`, whose text reaches the caller.
 caf::expected<transport_handle> spawn_transport(caf::actor_system& system,

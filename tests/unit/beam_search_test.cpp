@@ -513,11 +513,48 @@ TEST(beam_search, negative_caching_of_probed_prefixes) {
     ASSERT_EQ(best->size(), 2u);
   }
   for (auto& [prefix, count] : dht.asked)
-    if (prefix != "ffn.3." && prefix != "ffn.7.") {
+    if (prefix != "ffn.3." && prefix != "ffn.7." && prefix != "ffn.") {
       EXPECT_EQ(count, 1u) << prefix;
     }
   EXPECT_EQ(dht.asked["ffn.3."], 20u); // active: asked by every search
   EXPECT_EQ(searcher.negative_cache_size(), 15u); // root + 14 empty
+}
+
+TEST(beam_search, an_empty_root_is_asked_again) {
+  // The first lookups reach nobody who knows the grid (a frozen or lossy
+  // swarm); once the DHT answers again, the next search finds the experts.
+  fake_dht dht;
+  dht.declare({"ffn.1.2"}, "p", "h:1");
+  auto full = dht.lookup();
+  bool reachable = false;
+  double clock = 1000;
+  beam_search_options options;
+  options.clock = [&] {
+    return clock;
+  };
+  beam_searcher searcher{"ffn.",
+                         {4, 4},
+                         [&](const std::vector<std::string>& prefixes) {
+                           return reachable ? full(prefixes)
+                                            : decltype(full(prefixes)){};
+                         },
+                         options};
+  grid_scores scores{{0, 1, 2, 3}, {3, 2, 1, 0}};
+  auto none = searcher.find_best_experts(scores, 2);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  reachable = true;
+  // Within the root's short negative cache: still nothing, not asked.
+  clock += 1;
+  none = searcher.find_best_experts(scores, 2);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  // Two seconds later, not 300: the grid is back.
+  clock += 1.5;
+  auto found = searcher.find_best_experts(scores, 2);
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ(found->front().uid, "ffn.1.2");
 }
 
 TEST_F(beam_search_grid, partial_and_failed_lookups) {

@@ -104,13 +104,37 @@ TEST(learning_curve, script_has_a_line_per_run_and_the_markers) {
       learning_curve_script({{"trainer-1", {record(1, false), record(2, true)}},
                              {"trainer-2", {record(1, true)}}},
                             "/tmp/x.png", o);
-  EXPECT_NE(script.find("$run0 << EOD\n1.5 0.25 NaN\n3 0.25 87.5\nEOD"),
+  EXPECT_NE(script.find("$run0 << EOD\n1.5 0.25 NaN 2000\n3 0.25 87.5 2000\n"
+                        "EOD"),
             std::string::npos)
       << script;
+  EXPECT_NE(script.find("layout 2,1"), std::string::npos);
+  EXPECT_EQ(script.find("samples/s"), std::string::npos);
+  // The x range spans the data and the markers.
+  EXPECT_NE(script.find("set xrange [0:12.75]"), std::string::npos) << script;
   EXPECT_NE(script.find("title \"trainer-2\""), std::string::npos);
   EXPECT_NE(script.find("set arrow from 12.5"), std::string::npos);
   EXPECT_NE(script.find("\"kill server-1\""), std::string::npos);
   EXPECT_NE(script.find("set output \"/tmp/x.png\""), std::string::npos);
+}
+
+TEST(learning_curve, throughput_panel_and_runs_without_evaluations) {
+  learning_curve_options o;
+  o.show_throughput = true;
+  auto script = learning_curve_script({{"trainer-1", {record(1, false)}}},
+                                      "/tmp/x.png", o);
+  EXPECT_NE(script.find("layout 3,1"), std::string::npos) << script;
+  EXPECT_NE(script.find("training samples/s"), std::string::npos);
+  EXPECT_NE(script.find("using 1:4"), std::string::npos);
+  // No accuracy point at all: the panel gets a fixed range, as gnuplot
+  // refuses to autoscale an empty plot.
+  EXPECT_NE(script.find("set yrange [0:100]"), std::string::npos) << script;
+  if (!gnuplot_available())
+    return;
+  auto png = temp_path("no-eval.png");
+  EXPECT_FALSE(plot_learning_curve({{"a", {record(1, false)}}}, png, o));
+  EXPECT_TRUE(std::filesystem::exists(png));
+  std::filesystem::remove(png);
 }
 
 TEST(learning_curve, plots_a_png_or_says_why_not) {
