@@ -45,12 +45,11 @@ void run_scenario(const std::string& name) {
   std::filesystem::create_directories(out);
   auto log = (out / "harness-output.txt").string();
   auto proc = child_process::spawn(
-      {COLONY_BINARY, "harness", source.string(), "--out", out.string()},
-      log);
+      {COLONY_BINARY, "harness", source.string(), "--out", out.string()}, log);
   ASSERT_TRUE(proc) << describe(proc.error());
   // Start-up, the scenario's duration, the final evaluation: bounded.
-  auto bound = std::chrono::seconds(
-      static_cast<int64_t>(scenario->duration_s) + 120);
+  auto bound =
+      std::chrono::seconds(static_cast<int64_t>(scenario->duration_s) + 120);
   auto status = proc->wait_for(bound);
   if (status < 0)
     status = proc->stop(10s); // SIGTERM: the harness stops its swarm

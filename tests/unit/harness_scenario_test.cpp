@@ -151,8 +151,8 @@ TEST(harness_scenario, member_names_follow_start_order) {
 }
 
 TEST(harness_scenario, reports_every_problem_with_its_place) {
-  auto text = std::string{"[scenario]\nduration = -3\ncolour = 1\n"} +
-              swarm_part + R"(
+  auto text =
+      std::string{"[scenario]\nduration = -3\ncolour = 1\n"} + swarm_part + R"(
 [[faults]]
 action = "explode"
 target = "server"
@@ -211,10 +211,10 @@ TEST(harness_scenario, bad_toml_and_bad_nodes_are_config_errors) {
   EXPECT_TRUE(contains(error_of("[scenario\nname = 1"), "s.toml:1:"));
   EXPECT_TRUE(contains(error_of("[scenario]\nname = \"x\"\n"),
                        "a swarm needs a [[nodes]] table with role = \"dht\""));
-  EXPECT_TRUE(contains(
-      error_of(std::string{swarm_part} + "[[faults]]\nat = 999\naction = "
-                                         "\"kill\"\ntarget = \"server\"\n"),
-      "lies after the scenario's duration"));
+  EXPECT_TRUE(contains(error_of(std::string{swarm_part} +
+                                "[[faults]]\nat = 999\naction = "
+                                "\"kill\"\ntarget = \"server\"\n"),
+                       "lies after the scenario's duration"));
   auto missing = load_harness_scenario("/nonexistent/scenario.toml");
   ASSERT_FALSE(missing);
   EXPECT_TRUE(is_error(missing.error(), errc::io_error));
@@ -225,7 +225,8 @@ TEST(harness_scenario, every_shipped_scenario_parses_in_both_forms) {
   std::vector<std::string> names = {"expert-churn", "dht-churn", "stragglers",
                                     "bad-peers",    "partition", "soak"};
   for (const auto& name : names) {
-    for (auto path : {dir / (name + ".toml"), dir / "short" / (name + ".toml")}) {
+    for (auto path :
+         {dir / (name + ".toml"), dir / "short" / (name + ".toml")}) {
       auto s = load_harness_scenario(path.string());
       ASSERT_TRUE(s) << path << ": " << error_reason(s.error());
       EXPECT_FALSE(s->faults.empty()) << path;
@@ -235,12 +236,14 @@ TEST(harness_scenario, every_shipped_scenario_parses_in_both_forms) {
         EXPECT_TRUE(std::filesystem::exists(n.config)) << n.config;
     }
     // Short forms fit CI: together under five minutes.
-    auto short_form = load_harness_scenario((dir / "short" / (name + ".toml")).string());
+    auto short_form =
+        load_harness_scenario((dir / "short" / (name + ".toml")).string());
     ASSERT_TRUE(short_form);
     EXPECT_LE(short_form->duration_s, 40) << name;
     EXPECT_FALSE(short_form->needs_baseline()) << name;
   }
-  auto bad_peers = load_harness_scenario((dir / "short/bad-peers.toml").string());
+  auto bad_peers =
+      load_harness_scenario((dir / "short/bad-peers.toml").string());
   ASSERT_TRUE(bad_peers);
   EXPECT_EQ(bad_peers->faults.size(), 5u);
 }

@@ -1,6 +1,7 @@
 #include "apps/node_config.hpp"
 
 #include "messages/error.hpp"
+#include "runtime/identity.hpp"
 
 #include <gtest/gtest.h>
 
@@ -177,7 +178,8 @@ TEST(node_config, unknown_key_and_section) {
                       "listen = \"127.0.0.1:0\"\n"
                       "listne = \"127.0.0.1:0\"\n");
   EXPECT_STARTS_WITH(key, "test.toml:3:1: unknown key 'listne' in [node]");
-  EXPECT_CONTAINS(key, "known: client_mode, compute_threads, identity_path");
+  EXPECT_CONTAINS(
+      key, "known: client_mode, compute_threads, control_peers, identity_path");
   EXPECT_STARTS_WITH(error_of("\n\n[trainerx]\nsteps = 20\n"),
                      "test.toml:3:2: unknown section [trainerx]");
   EXPECT_STARTS_WITH(error_of("[[expert]]\nuid = \"a\"\n"),
@@ -343,7 +345,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 77u);
+  EXPECT_EQ(keys.size(), 78u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes", "experts.expert_pattern",
@@ -515,6 +517,21 @@ TEST(node_config, rejects_bad_trainer_sections) {
                   "learning_rate must be positive");
   EXPECT_CONTAINS(error_of("", {"trainer.classes=[\"a\"]"}),
                   "element 0: expected an integer, got a string");
+}
+
+TEST(node_config, control_peers_are_peer_ids) {
+  auto id = identity::generate();
+  ASSERT_TRUE(id);
+  auto text = id->peer_id().to_string();
+  auto cfg = must_parse("[node]\ncontrol_peers = [\"" + text + "\"]\n");
+  EXPECT_EQ(cfg.control_peers, std::vector<std::string>{text});
+  EXPECT_TRUE(must_parse("").control_peers.empty());
+  EXPECT_EQ(must_parse("", {"node.control_peers=" + text}).control_peers,
+            std::vector<std::string>{text});
+  EXPECT_CONTAINS(error_of("[node]\ncontrol_peers = [\"not-a-peer\"]\n"),
+                  "test.toml:2:");
+  EXPECT_CONTAINS(error_of("[node]\ncontrol_peers = [\"not-a-peer\"]\n"),
+                  "node.control_peers");
 }
 
 } // namespace
