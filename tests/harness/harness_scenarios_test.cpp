@@ -4,11 +4,15 @@
 
 #include "apps/child_process.hpp"
 #include "apps/harness_scenario.hpp"
+#include "apps/node.hpp"
 #include "messages/error.hpp"
+#include "runtime/ping_client.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -19,7 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string read_file(const std::string& path) {
+std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path);
   return {std::istreambuf_iterator<char>(in), {}};
 }
@@ -97,4 +101,70 @@ TEST(harness, partition) {
 
 TEST(harness, soak) {
   run_scenario("soak");
+}
+
+TEST(harness, an_interrupt_stops_every_process_it_started) {
+  auto source = std::filesystem::path{COLONY_SOURCE_DIR} / "configs" /
+                "harness" / "short" / "expert-churn.toml";
+  auto out = std::filesystem::temp_directory_path() /
+             ("colony-harness-interrupt-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(out);
+  std::filesystem::create_directories(out);
+  auto log = (out / "harness-output.txt").string();
+  auto proc = child_process::spawn(
+      {COLONY_BINARY, "harness", source.string(), "--out", out.string()},
+      log);
+  ASSERT_TRUE(proc);
+  // Wait until the whole swarm is up, then interrupt as Ctrl-C would.
+  auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (read_file(log).find("swarm up") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline &&
+         proc->wait_for(0ms) < 0)
+    std::this_thread::sleep_for(100ms);
+  ASSERT_NE(read_file(log).find("swarm up"), std::string::npos)
+      << read_file(log);
+  std::vector<std::string> addresses;
+  for (const auto& entry : std::filesystem::directory_iterator(out))
+    if (entry.path().extension() == ".addr") {
+      std::ifstream in(entry.path());
+      std::string line;
+      std::getline(in, line);
+      if (!line.empty())
+        addresses.push_back(line);
+    }
+  EXPECT_EQ(addresses.size(), 6u); // dht, 4 servers, the trainer
+  proc->signal(SIGINT);
+  auto status = proc->wait_for(60s);
+  EXPECT_EQ(status, 130) << read_file(log);
+  EXPECT_NE(read_file(out / "report.json").find("\"interrupted\": true"),
+            std::string::npos);
+  // Nobody answers at any of the swarm's addresses any more.
+  node_config cfg;
+  cfg.client_mode = true;
+  cfg.log_level = "off";
+  auto n = node::start(cfg);
+  ASSERT_TRUE(n);
+  for (const auto& address : addresses) {
+    auto rtt = ping_once((*n)->system(), (*n)->transport(), address, 0, 2s);
+    EXPECT_FALSE(rtt) << address << " still answers";
+  }
+  std::filesystem::remove_all(out);
+}
+
+TEST(harness, a_bad_scenario_is_refused_before_anything_starts) {
+  auto out = std::filesystem::temp_directory_path() /
+             ("colony-harness-bad-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(out);
+  auto scenario = (out / "bad.toml").string();
+  std::ofstream(scenario) << "[[nodes]]\nrole = \"dht\"\nconfig = "
+                             "\"nowhere.toml\"\n[[faults]]\naction = "
+                             "\"explode\"\ntarget = \"dht\"\nat = 1\n";
+  auto log = (out / "output.txt").string();
+  auto proc = child_process::spawn({COLONY_BINARY, "harness", scenario}, log);
+  ASSERT_TRUE(proc);
+  EXPECT_EQ(proc->wait_for(30s), 2);
+  auto text = read_file(log);
+  EXPECT_NE(text.find("bad.toml:5:10: faults.action"), std::string::npos)
+      << text;
+  std::filesystem::remove_all(out);
 }
