@@ -43,14 +43,13 @@ control_client::status_all(const std::vector<std::string>& addresses,
   std::vector<caf::expected<node_status>> results;
   auto body = encode_control_request(control_request{});
   using handle_type = decltype(self_->request(
-      transport_, timeout, call_atom::value, std::string{}, std::string{},
-      body, caf::timespan{timeout}));
+      transport_, timeout, call_atom::value, std::string{}, std::string{}, body,
+      caf::timespan{timeout}));
   std::vector<handle_type> pending;
   for (const auto& address : addresses)
-    pending.push_back(self_->request(transport_, timeout + guard_margin,
-                                     call_atom::value, address,
-                                     std::string{control_service_name}, body,
-                                     caf::timespan{timeout}));
+    pending.push_back(self_->request(
+        transport_, timeout + guard_margin, call_atom::value, address,
+        std::string{control_service_name}, body, caf::timespan{timeout}));
   for (auto& p : pending) {
     caf::expected<node_status> result{caf::error{}};
     p.receive([&](envelope& reply) { result = decode_node_status(reply); },

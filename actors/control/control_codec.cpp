@@ -2,7 +2,7 @@
 
 #include "messages/control.capnp.h"
 #include "messages/error.hpp"
-#include "runtime/transport/frame_reader.hpp"
+#include "messages/flat_message.hpp"
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -38,31 +38,14 @@ fault_settings read_faults(wire::FaultSettings::Reader in) {
 
 wire::PoisonMode to_wire(moe::poison_mode mode) {
   switch (mode) {
-    case moe::poison_mode::nan:
-      return wire::PoisonMode::NAN_VALUES;
-    case moe::poison_mode::wrong_shape:
-      return wire::PoisonMode::WRONG_SHAPE;
-    case moe::poison_mode::off:
-      break;
+  case moe::poison_mode::nan:
+    return wire::PoisonMode::NAN_VALUES;
+  case moe::poison_mode::wrong_shape:
+    return wire::PoisonMode::WRONG_SHAPE;
+  case moe::poison_mode::off:
+    break;
   }
   return wire::PoisonMode::OFF;
-}
-
-template <class F>
-auto read_message(const envelope& message, const char* what, F&& read)
-    -> decltype(read(std::declval<capnp::MessageReader&>())) {
-  if (auto err = check_flat_message(message.data(), message.size(),
-                                    message.size()))
-    return make_error(errc::malformed,
-                      std::string{what} + ": " + error_reason(err));
-  try {
-    capnp::FlatArrayMessageReader reader{message.words(),
-                                         reader_limits{}.options()};
-    return read(reader);
-  } catch (const kj::Exception& e) {
-    return make_error(errc::malformed, std::string{"undecodable "} + what +
-                                           ": " + e.getDescription().cStr());
-  }
 }
 
 } // namespace
@@ -71,65 +54,64 @@ envelope encode_control_request(const control_request& request) {
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<wire::ControlRequest>();
   switch (request.kind) {
-    case control_request::kind_type::status:
-      root.setStatus();
-      break;
-    case control_request::kind_type::set_faults:
-      write_faults(request.faults, root.initSetFaults());
-      break;
-    case control_request::kind_type::poison: {
-      auto p = root.initPoison();
-      p.setMode(to_wire(request.poison));
-      auto uids = p.initUids(static_cast<unsigned>(request.uids.size()));
-      for (size_t i = 0; i < request.uids.size(); ++i)
-        uids.set(static_cast<unsigned>(i), request.uids[i]);
-      break;
-    }
+  case control_request::kind_type::status:
+    root.setStatus();
+    break;
+  case control_request::kind_type::set_faults:
+    write_faults(request.faults, root.initSetFaults());
+    break;
+  case control_request::kind_type::poison: {
+    auto p = root.initPoison();
+    p.setMode(to_wire(request.poison));
+    auto uids = p.initUids(static_cast<unsigned>(request.uids.size()));
+    for (size_t i = 0; i < request.uids.size(); ++i)
+      uids.set(static_cast<unsigned>(i), request.uids[i]);
+    break;
+  }
   }
   return to_envelope(message);
 }
 
 caf::expected<control_request> decode_control_request(const envelope& message) {
-  return read_message(
+  return read_flat_message(
       message, "control request",
       [](capnp::MessageReader& reader) -> caf::expected<control_request> {
         auto root = reader.getRoot<wire::ControlRequest>();
         control_request r;
         switch (root.which()) {
-          case wire::ControlRequest::STATUS:
-            r.kind = control_request::kind_type::status;
-            return r;
-          case wire::ControlRequest::SET_FAULTS: {
-            r.kind = control_request::kind_type::set_faults;
-            r.faults = read_faults(root.getSetFaults());
-            auto rate = r.faults.drop_rate;
-            if (!(rate >= 0 && rate <= 1))
-              return make_error(errc::invalid_argument,
-                                "drop rate must be in [0, 1], got " +
-                                    std::to_string(rate));
-            return r;
+        case wire::ControlRequest::STATUS:
+          r.kind = control_request::kind_type::status;
+          return r;
+        case wire::ControlRequest::SET_FAULTS: {
+          r.kind = control_request::kind_type::set_faults;
+          r.faults = read_faults(root.getSetFaults());
+          auto rate = r.faults.drop_rate;
+          if (!(rate >= 0 && rate <= 1))
+            return make_error(errc::invalid_argument,
+                              "drop rate must be in [0, 1], got " +
+                                  std::to_string(rate));
+          return r;
+        }
+        case wire::ControlRequest::POISON: {
+          r.kind = control_request::kind_type::poison;
+          auto p = root.getPoison();
+          switch (p.getMode()) {
+          case wire::PoisonMode::OFF:
+            r.poison = moe::poison_mode::off;
+            break;
+          case wire::PoisonMode::NAN_VALUES:
+            r.poison = moe::poison_mode::nan;
+            break;
+          case wire::PoisonMode::WRONG_SHAPE:
+            r.poison = moe::poison_mode::wrong_shape;
+            break;
+          default:
+            return make_error(errc::invalid_argument, "unknown poison mode");
           }
-          case wire::ControlRequest::POISON: {
-            r.kind = control_request::kind_type::poison;
-            auto p = root.getPoison();
-            switch (p.getMode()) {
-              case wire::PoisonMode::OFF:
-                r.poison = moe::poison_mode::off;
-                break;
-              case wire::PoisonMode::NAN_VALUES:
-                r.poison = moe::poison_mode::nan;
-                break;
-              case wire::PoisonMode::WRONG_SHAPE:
-                r.poison = moe::poison_mode::wrong_shape;
-                break;
-              default:
-                return make_error(errc::invalid_argument,
-                                  "unknown poison mode");
-            }
-            for (auto uid : p.getUids())
-              r.uids.emplace_back(uid.cStr());
-            return r;
-          }
+          for (auto uid : p.getUids())
+            r.uids.emplace_back(uid.cStr());
+          return r;
+        }
         }
         return make_error(errc::invalid_argument,
                           "unknown control request (a newer peer?)");
@@ -168,15 +150,15 @@ envelope encode_node_status(const node_status& s) {
     tr.setSamplesPerS(t.samples_per_s);
     tr.setLiveExperts(t.live_experts);
     tr.setFailedCalls(t.failed_calls);
-    tr.setTestAccuracy(t.test_accuracy.value_or(
-        std::numeric_limits<double>::quiet_NaN()));
-    tr.setFinished(t.finished);
+    tr.setTestAccuracy(
+        t.test_accuracy.value_or(std::numeric_limits<double>::quiet_NaN()));
+    tr.setFinished(s.training_finished);
   }
   return to_envelope(message);
 }
 
 caf::expected<node_status> decode_node_status(const envelope& message) {
-  return read_message(
+  return read_flat_message(
       message, "node status",
       [](capnp::MessageReader& reader) -> caf::expected<node_status> {
         auto in = reader.getRoot<wire::NodeStatus>();
@@ -202,7 +184,7 @@ caf::expected<node_status> decode_node_status(const envelope& message) {
         s.fault_counts.frames_partitioned = in.getFramesPartitioned();
         if (in.hasTraining()) {
           auto tr = in.getTraining();
-          training_status t;
+          trainer::training_record t;
           t.time_s = tr.getTimeS();
           t.step = tr.getStep();
           t.samples = tr.getSamples();
@@ -212,7 +194,7 @@ caf::expected<node_status> decode_node_status(const envelope& message) {
           t.failed_calls = tr.getFailedCalls();
           if (std::isfinite(tr.getTestAccuracy()))
             t.test_accuracy = tr.getTestAccuracy();
-          t.finished = tr.getFinished();
+          s.training_finished = tr.getFinished();
           s.training = t;
         }
         return s;

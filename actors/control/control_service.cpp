@@ -29,7 +29,8 @@ struct control_state {
   hosted_experts experts;
   /// Uids currently poisoned.
   std::vector<std::string> poisoned;
-  std::optional<training_status> training;
+  std::optional<trainer::training_record> training;
+  bool training_finished = false;
 };
 
 using control_actor = caf::stateful_actor<control_state>;
@@ -52,6 +53,7 @@ node_status own_status(control_actor* self) {
   s.experts_poisoned = static_cast<uint32_t>(st.poisoned.size());
   s.faults = st.faults;
   s.training = st.training;
+  s.training_finished = st.training_finished;
   return s;
 }
 
@@ -112,9 +114,9 @@ caf::error apply_poison(control_actor* self, const control_request& req) {
       return make_error(errc::invalid_argument,
                         "this node serves no expert " + uid);
   for (const auto& [uid, actor] : all) {
-    bool chosen = req.uids.empty() ||
-                  std::find(req.uids.begin(), req.uids.end(), uid) !=
-                      req.uids.end();
+    bool chosen =
+        req.uids.empty() ||
+        std::find(req.uids.begin(), req.uids.end(), uid) != req.uids.end();
     if (!chosen)
       continue;
     self->send(actor, moe::poison_atom::value, req.poison);
@@ -142,61 +144,55 @@ caf::result<envelope> serve(control_actor* self, const std::string& caller,
     return std::move(req.error());
   auto rp = self->make_response_promise();
   switch (req->kind) {
-    case control_request::kind_type::status:
+  case control_request::kind_type::status:
+    reply_status(self, rp);
+    break;
+  case control_request::kind_type::set_faults:
+    st.config.log->warn("control: faults set by {}: delay {} ms +- {} ms, "
+                        "drop {}, {} partitioned peers",
+                        caller, req->faults.delay.count(),
+                        req->faults.jitter.count(), req->faults.drop_rate,
+                        req->faults.partitioned.size());
+    self->request(st.config.transport, part_timeout, set_faults_atom::value,
+                  req->faults)
+        .then(
+            [self, rp, faults = req->faults]() mutable {
+              self->state.faults = faults;
+              reply_status(self, rp);
+            },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    break;
+  case control_request::kind_type::poison:
+    if (auto err = apply_poison(self, *req))
+      rp.deliver(std::move(err));
+    else
       reply_status(self, rp);
-      break;
-    case control_request::kind_type::set_faults:
-      st.config.log->warn("control: faults set by {}: delay {} ms +- {} ms, "
-                          "drop {}, {} partitioned peers",
-                          caller, req->faults.delay.count(),
-                          req->faults.jitter.count(), req->faults.drop_rate,
-                          req->faults.partitioned.size());
-      self
-          ->request(st.config.transport, part_timeout, set_faults_atom::value,
-                    req->faults)
-          .then(
-              [self, rp, faults = req->faults]() mutable {
-                self->state.faults = faults;
-                reply_status(self, rp);
-              },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      break;
-    case control_request::kind_type::poison:
-      if (auto err = apply_poison(self, *req))
-        rp.deliver(std::move(err));
-      else
-        reply_status(self, rp);
-      break;
+    break;
   }
   return rp;
 }
 
-training_status status_of(const trainer::training_record& r,
-                          const std::optional<training_status>& before) {
-  training_status t;
-  t.time_s = r.time_s;
-  t.step = r.step;
-  t.samples = r.samples;
-  t.train_loss = r.train_loss;
-  t.samples_per_s = r.samples_per_s;
-  t.live_experts = r.live_experts;
-  t.failed_calls = r.failed_calls;
-  t.test_accuracy = r.test_accuracy;
-  // Evaluation records repeat the step's other fields; keep the last loss
-  // and rate of a progress record and the last accuracy of either kind.
-  if (before) {
-    if (!t.test_accuracy)
-      t.test_accuracy = before->test_accuracy;
-    if (r.test_accuracy && r.step == before->step) {
-      t.train_loss = before->train_loss;
-      t.samples_per_s = before->samples_per_s;
-    }
+/// `r` as the latest status, keeping from `before` what an evaluation
+/// record does not carry anew.
+trainer::training_record
+merge_record(trainer::training_record r,
+             const std::optional<trainer::training_record>& before) {
+  if (!before)
+    return r;
+  if (!r.test_accuracy) {
+    r.test_accuracy = before->test_accuracy;
+    r.test_loss = before->test_loss;
   }
-  return t;
+  // An evaluation record of the same step repeats its progress fields; the
+  // progress record's loss and rate are the ones to keep.
+  if (r.step == before->step) {
+    r.train_loss = before->train_loss;
+    r.samples_per_s = before->samples_per_s;
+  }
+  return r;
 }
 
-caf::behavior control_main(control_actor* self,
-                           control_service_config config) {
+caf::behavior control_main(control_actor* self, control_service_config config) {
   self->state.config = std::move(config);
   self->state.started = std::chrono::steady_clock::now();
   return {
@@ -210,8 +206,8 @@ caf::behavior control_main(control_actor* self,
       [self](training_report_atom, const trainer::training_record& r,
              bool finished) {
         auto& st = self->state;
-        st.training = status_of(r, st.training);
-        st.training->finished = finished;
+        st.training = merge_record(r, st.training);
+        st.training_finished = finished;
       },
       [self](node_status_atom) -> caf::result<node_status> {
         auto rp = self->make_response_promise<node_status>();

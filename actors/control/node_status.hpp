@@ -3,6 +3,7 @@
 // What a node reports through its control service: the fault-injection
 // harness samples it from every node (and a live swarm monitor could).
 
+#include "actors/trainer/training_record.hpp"
 #include "runtime/transport/fault_settings.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -12,21 +13,6 @@
 #include <string>
 
 namespace colony::control {
-
-/// A trainer's latest progress, as `training_record` reports it.
-struct training_status {
-  double time_s = 0;
-  uint64_t step = 0;
-  uint64_t samples = 0;
-  double train_loss = 0;
-  double samples_per_s = 0;
-  uint32_t live_experts = 0;
-  double failed_calls = 0;
-  /// The latest test accuracy, once evaluated.
-  std::optional<double> test_accuracy;
-  /// The trainer ended (its final evaluation is in test_accuracy).
-  bool finished = false;
-};
 
 struct node_status {
   std::string peer_id;
@@ -53,7 +39,12 @@ struct node_status {
   fault_settings faults;
   fault_counters fault_counts;
 
-  std::optional<training_status> training;
+  /// A trainer's latest progress record, with the latest test accuracy
+  /// even when the record itself is not an evaluation; unset unless the
+  /// node trains.
+  std::optional<trainer::training_record> training;
+  /// The trainer ended (its final evaluation is in training).
+  bool training_finished = false;
 };
 
 } // namespace colony::control

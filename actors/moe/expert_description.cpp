@@ -2,6 +2,7 @@
 
 #include "messages/error.hpp"
 #include "messages/expert.capnp.h"
+#include "messages/flat_message.hpp"
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -78,19 +79,6 @@ caf::expected<expert_description> read_info(wire::ExpertInfo::Reader in) {
   return d;
 }
 
-template <class F>
-auto read_message(const envelope& message, const char* what, F&& read)
-    -> decltype(read(std::declval<capnp::MessageReader&>())) {
-  try {
-    capnp::FlatArrayMessageReader reader{message.words(),
-                                         reader_limits{}.options()};
-    return read(reader);
-  } catch (const kj::Exception& e) {
-    return make_error(errc::malformed, std::string{"undecodable "} + what +
-                                           ": " + e.getDescription().cStr());
-  }
-}
-
 } // namespace
 
 std::string expert_service(const std::string& uid, const char* method) {
@@ -117,14 +105,15 @@ envelope encode_expert_catalog(const std::vector<expert_description>& experts) {
 }
 
 caf::expected<expert_description> decode_expert_info(const envelope& message) {
-  return read_message(message, "expert info", [](capnp::MessageReader& reader) {
-    return read_info(reader.getRoot<wire::ExpertInfo>());
-  });
+  return read_flat_message(
+      message, "expert info", [](capnp::MessageReader& reader) {
+        return read_info(reader.getRoot<wire::ExpertInfo>());
+      });
 }
 
 caf::expected<std::vector<expert_description>>
 decode_expert_catalog(const envelope& message) {
-  return read_message(
+  return read_flat_message(
       message, "expert catalog",
       [](capnp::MessageReader& reader)
           -> caf::expected<std::vector<expert_description>> {

@@ -95,7 +95,7 @@ TEST(control_codec, status_round_trips_with_and_without_training) {
   EXPECT_EQ(plain->faults.delay, 10ms);
   EXPECT_EQ(plain->fault_counts.frames_partitioned, 6u);
   EXPECT_FALSE(plain->training);
-  training_status t;
+  trainer::training_record t;
   t.step = 300;
   t.train_loss = 0.4;
   t.samples_per_s = 9000;
@@ -107,11 +107,11 @@ TEST(control_codec, status_round_trips_with_and_without_training) {
   EXPECT_EQ(before_eval->training->step, 300u);
   EXPECT_FALSE(before_eval->training->test_accuracy);
   s.training->test_accuracy = 0.875;
-  s.training->finished = true;
+  s.training_finished = true;
   auto after_eval = decode_node_status(encode_node_status(s));
   ASSERT_TRUE(after_eval && after_eval->training);
   EXPECT_EQ(after_eval->training->test_accuracy, 0.875);
-  EXPECT_TRUE(after_eval->training->finished);
+  EXPECT_TRUE(after_eval->training_finished);
 }
 
 TEST(log_tally, counts_warnings_and_errors_of_node_loggers) {

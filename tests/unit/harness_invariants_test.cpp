@@ -25,7 +25,7 @@ node_sample trainer_sample(double t, uint64_t step, double loss,
   s.t = t;
   s.answered = true;
   s.status.rss_bytes = 100u << 20;
-  control::training_status tr;
+  trainer::training_record tr;
   tr.step = step;
   tr.train_loss = loss;
   tr.samples_per_s = 1000;
