@@ -71,11 +71,15 @@ std::string learning_curve_script(
     << "\n"
     << "set grid\nset key top right\n"
     << "set xlabel " << quoted(by_step ? "step" : "time (s)") << "\n";
-  for (const auto& [x, label] : options.markers)
+  // Labels step down in four rows, so those of close markers stay legible.
+  for (size_t i = 0; i < options.markers.size(); ++i) {
+    const auto& [x, label] = options.markers[i];
     s << "set arrow from " << x << ", graph 0 to " << x
       << ", graph 1 nohead dashtype 2 lc rgb \"#aa0000\"\n"
-      << "set label " << quoted(label) << " at " << x
-      << ", graph 0.95 left offset 0.5,0 textcolor rgb \"#aa0000\"\n";
+      << "set label " << quoted(label) << " at " << x << ", graph "
+      << 0.95 - 0.07 * static_cast<double>(i % 4)
+      << " left offset 0.5,0 textcolor rgb \"#aa0000\"\n";
+  }
   // gnuplot refuses a panel without a single point (e.g. no evaluation
   // yet): fixed ranges keep such a panel empty instead of failing the plot.
   double max_x = 0;
