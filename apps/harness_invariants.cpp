@@ -119,8 +119,8 @@ invariant_result loss_falls(const invariant_spec& spec,
     auto means = first_and_last_quarter_means(losses);
     if (!means) {
       r.holds = false;
-      r.detail += n.name + ": too few reports after " +
-                  format("%.1f s", from) + "; ";
+      r.detail +=
+          n.name + ": too few reports after " + format("%.1f s", from) + "; ";
       continue;
     }
     any = true;
@@ -128,8 +128,8 @@ invariant_result loss_falls(const invariant_spec& spec,
     r.measured = std::max(r.measured, ratio);
     bool falls = ratio <= r.threshold;
     r.holds = r.holds && falls;
-    r.detail += n.name + format(": loss %.4f -> %.4f", means->first,
-                                means->second) +
+    r.detail += n.name +
+                format(": loss %.4f -> %.4f", means->first, means->second) +
                 format(" after %.1f s; ", from);
   }
   if (!any && r.detail.empty()) {
@@ -152,9 +152,9 @@ invariant_result final_accuracy(const invariant_spec& spec,
     any = true;
     auto acc = n.final_accuracy.value_or(0);
     r.measured = std::min(r.measured, acc);
-    r.detail += n.name + (n.final_accuracy
-                              ? format(": %.2f%%; ", 100 * acc)
-                              : std::string{": no final evaluation; "});
+    r.detail +=
+        n.name + (n.final_accuracy ? format(": %.2f%%; ", 100 * acc)
+                                   : std::string{": no final evaluation; "});
   }
   if (!any) {
     r.measured = 0;
@@ -202,7 +202,11 @@ invariant_result dht_get_success(const invariant_spec& spec,
   auto from = spec.after_s.value_or(first_fault_time(run));
   uint64_t gets = 0;
   uint64_t found = 0;
+  // Trainers' gets: lookups of experts that exist. A server's gets are its
+  // uid sampling at start, where "not found" is the answer it hopes for.
   for (const auto& n : run.nodes) {
+    if (n.role != swarm_role::trainer)
+      continue;
     gets += increments_since(
         n, from, [](const control::node_status& s) { return s.dht_gets; });
     found += increments_since(n, from, [](const control::node_status& s) {
@@ -216,7 +220,7 @@ invariant_result dht_get_success(const invariant_spec& spec,
   r.measured = static_cast<double>(found) / static_cast<double>(gets);
   r.holds = r.measured >= spec.threshold;
   r.detail = std::to_string(found) + " of " + std::to_string(gets) +
-             format(" keys found after %.1f s", from);
+             format(" keys found by trainers after %.1f s", from);
   return r;
 }
 
@@ -242,8 +246,8 @@ invariant_result rss_growth(const invariant_spec& spec,
     if (!base)
       continue;
     any = true;
-    auto growth = 100.0 * (static_cast<double>(peak) -
-                           static_cast<double>(*base)) /
+    auto growth = 100.0 *
+                  (static_cast<double>(peak) - static_cast<double>(*base)) /
                   static_cast<double>(*base);
     if (growth >= r.measured || worst.empty()) {
       r.measured = std::max(r.measured, growth);
@@ -286,33 +290,33 @@ invariant_result trainer_progress(const invariant_spec& spec,
 
 } // namespace
 
-std::vector<invariant_result>
-check_invariants(const harness_scenario& scenario, const harness_run& run) {
+std::vector<invariant_result> check_invariants(const harness_scenario& scenario,
+                                               const harness_run& run) {
   std::vector<invariant_result> results;
   for (const auto& spec : scenario.invariants) {
     invariant_result r;
     switch (spec.kind) {
-      case invariant_kind::no_crash:
-        r = no_crash(run);
-        break;
-      case invariant_kind::loss_falls:
-        r = loss_falls(spec, run);
-        break;
-      case invariant_kind::final_accuracy:
-        r = final_accuracy(spec, run);
-        break;
-      case invariant_kind::accuracy_vs_baseline:
-        r = accuracy_vs_baseline(spec, run);
-        break;
-      case invariant_kind::dht_get_success:
-        r = dht_get_success(spec, run);
-        break;
-      case invariant_kind::rss_growth:
-        r = rss_growth(spec, run);
-        break;
-      case invariant_kind::trainer_progress:
-        r = trainer_progress(spec, run);
-        break;
+    case invariant_kind::no_crash:
+      r = no_crash(run);
+      break;
+    case invariant_kind::loss_falls:
+      r = loss_falls(spec, run);
+      break;
+    case invariant_kind::final_accuracy:
+      r = final_accuracy(spec, run);
+      break;
+    case invariant_kind::accuracy_vs_baseline:
+      r = accuracy_vs_baseline(spec, run);
+      break;
+    case invariant_kind::dht_get_success:
+      r = dht_get_success(spec, run);
+      break;
+    case invariant_kind::rss_growth:
+      r = rss_growth(spec, run);
+      break;
+    case invariant_kind::trainer_progress:
+      r = trainer_progress(spec, run);
+      break;
     }
     r.kind = to_string(spec.kind);
     results.push_back(std::move(r));

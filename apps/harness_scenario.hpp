@@ -87,8 +87,8 @@ enum class invariant_kind {
   /// Final accuracy at most `max_drop_points` below a fault-free run of
   /// the same swarm (the harness runs it first).
   accuracy_vs_baseline,
-  /// DHT gets of all nodes since the first fault found their key at least
-  /// `min` of the time.
+  /// The trainers' DHT gets (expert lookups) since the first fault found
+  /// their key at least `min` of the time.
   dht_get_success,
   /// No surviving node's RSS grew by more than `max_percent` between
   /// `warmup` seconds into training and the end.
