@@ -616,6 +616,15 @@ void add_trainer_keys(config_schema& s) {
   s.add("trainer", "detect_anomalies", bool_key([=](node_config& c) -> bool& {
           return t(c).detect_anomalies;
         }));
+  s.add(
+      "trainer", "failure_backoff",
+      seconds_key(
+          [=](node_config& c) -> milliseconds& { return t(c).failure_backoff; },
+          true));
+  s.add("trainer", "max_failure_backoff",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return t(c).max_failure_backoff;
+        }));
   s.add("trainer", "compression",
         codec_key([=](node_config& c) -> compression_type& {
           return t(c).compression;

@@ -333,6 +333,8 @@ struct open_order {
 // One sample of an exact (A*) search.
 struct beam_searcher::astar_sample {
   const std::vector<std::vector<float>>* scores = nullptr;
+  // Experts passed over (may be null or empty).
+  const expert_filter* skip = nullptr;
   // Per dimension, the highest non-NaN score (-inf if none).
   std::vector<double> max_score;
   std::set<open_item, open_order> open;
@@ -368,6 +370,8 @@ struct beam_searcher::astar_sample {
   }
 
   void add_candidate(const successor& expert, size_t depth) {
+    if (skip && *skip && (*skip)(expert.info.uid))
+      return;
     auto [i, added] = seen.emplace(expert.info.uid, candidates.size());
     if (!added) {
       if (depth > candidates[i->second].depth)
@@ -410,7 +414,7 @@ struct beam_searcher::astar_sample {
 
 std::vector<std::vector<expert_info>> beam_searcher::run(
     const std::vector<const std::vector<std::vector<float>>*>& sample_scores,
-    size_t beam_size) {
+    size_t beam_size, const expert_filter& skip) {
   search_state state;
   state.now = now();
   auto dims = grid_size_.size();
@@ -418,6 +422,7 @@ std::vector<std::vector<expert_info>> beam_searcher::run(
   for (size_t s = 0; s < samples.size(); ++s) {
     auto& sample = samples[s];
     sample.scores = sample_scores[s];
+    sample.skip = &skip;
     for (auto& dim : *sample.scores) {
       auto best = -std::numeric_limits<double>::infinity();
       for (auto x : dim)
@@ -526,16 +531,17 @@ beam_searcher::get_active_successors(const std::vector<std::string>& prefixes) {
 }
 
 caf::expected<std::vector<expert_info>> beam_searcher::find_best_experts(
-    const std::vector<std::vector<float>>& grid_scores, size_t beam_size) {
+    const std::vector<std::vector<float>>& grid_scores, size_t beam_size,
+    const expert_filter& skip) {
   if (auto err = check_scores(grid_scores, beam_size))
     return err;
-  return std::move(run({&grid_scores}, beam_size).front());
+  return std::move(run({&grid_scores}, beam_size, skip).front());
 }
 
 caf::expected<std::vector<std::vector<expert_info>>>
 beam_searcher::batch_find_best_experts(
     const std::vector<std::vector<std::vector<float>>>& grid_scores,
-    size_t beam_size) {
+    size_t beam_size, const expert_filter& skip) {
   std::vector<const std::vector<std::vector<float>>*> samples;
   for (size_t s = 0; s < grid_scores.size(); ++s) {
     if (auto err = check_scores(grid_scores[s], beam_size))
@@ -545,7 +551,7 @@ beam_searcher::batch_find_best_experts(
   }
   if (samples.empty())
     return std::vector<std::vector<expert_info>>{};
-  return run(samples, beam_size);
+  return run(samples, beam_size, skip);
 }
 
 } // namespace colony::moe

@@ -28,6 +28,10 @@ using successor_lookup =
     std::function<std::map<std::string, std::map<int, expert_info>>(
         const std::vector<std::string>&)>;
 
+/// Says which experts a search passes over (true: skip `uid`), e.g. those
+/// an `expert_backoff` holds back.
+using expert_filter = std::function<bool(const std::string& uid)>;
+
 /// A prefix in the beam and its score: the sum of the scores of its
 /// coordinates so far.
 struct beam_entry {
@@ -138,10 +142,12 @@ class beam_searcher {
   /// Returns up to `beam_size` active experts with the highest total score,
   /// best first, for one sample's `grid_scores` (as in `get_initial_beam`).
   /// Calls the lookup once per round (see the class comment), asking at most
-  /// `beam_size` prefixes per call.
+  /// `beam_size` prefixes per call. Experts for which `skip` is true are
+  /// passed over as if they were not declared (the search stays exact over
+  /// the others).
   [[nodiscard]] caf::expected<std::vector<expert_info>>
   find_best_experts(const std::vector<std::vector<float>>& grid_scores,
-                    size_t beam_size);
+                    size_t beam_size, const expert_filter& skip = {});
 
   /// `find_best_experts` for each sample of `grid_scores[sample][dim][i]`,
   /// with one lookup per round for the union of the prefixes the unfinished
@@ -150,7 +156,7 @@ class beam_searcher {
   [[nodiscard]] caf::expected<std::vector<std::vector<expert_info>>>
   batch_find_best_experts(
       const std::vector<std::vector<std::vector<float>>>& grid_scores,
-      size_t beam_size);
+      size_t beam_size, const expert_filter& skip = {});
 
   /// Number of prefixes currently remembered as inactive (expired entries
   /// may still be counted).
@@ -177,7 +183,7 @@ class beam_searcher {
                    size_t beam_size);
   std::vector<std::vector<expert_info>>
   run(const std::vector<const std::vector<std::vector<float>>*>& samples,
-      size_t beam_size);
+      size_t beam_size, const expert_filter& skip);
   void remember_inactive(const std::string& prefix, double now);
   double now() const;
 

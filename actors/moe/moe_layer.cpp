@@ -37,7 +37,20 @@ struct moe_call_record : torch::CustomClassHolder {
   std::vector<int64_t> answered_forward_per_sample;
   int64_t slots = 0;
   std::shared_ptr<expert_call_stats> stats;
+  std::shared_ptr<expert_backoff> backoff;
 };
+
+/// Tells the back-off which of `batches` answered.
+void record_outcomes(expert_backoff& backoff,
+                     const std::vector<expert_batch>& batches,
+                     const std::vector<bool>& answered) {
+  for (size_t b = 0; b < batches.size(); ++b) {
+    if (answered[b])
+      backoff.answered(batches[b].expert.uid);
+    else
+      backoff.failed(batches[b].expert.uid);
+  }
+}
 
 /// The expert-call step as one autograd node: input (batch, in_features) ->
 /// stacked outputs (batch, slots, row_shape...) with zeros where the mask is
@@ -97,6 +110,7 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
       outputs[b] = y;
       r.answered[b] = true;
     }
+    record_outcomes(*r.backoff, r.batches, r.answered);
     auto answered_calls =
         std::count(r.answered.begin(), r.answered.end(), true);
     r.stats->forward_calls += r.batches.size();
@@ -161,6 +175,12 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
       accumulate_rows(grad_input, r.batches[b], g);
       answered[b] = true;
     }
+    for (auto b : batch_of_call) {
+      if (answered[b])
+        r.backoff->answered(r.batches[b].expert.uid);
+      else
+        r.backoff->failed(r.batches[b].expert.uid);
+    }
     auto answered_calls = std::count(answered.begin(), answered.end(), true);
     r.stats->backward_calls += batch_of_call.size();
     r.stats->backward_failures +=
@@ -212,6 +232,12 @@ void RemoteMixtureOfExpertsImpl::reset() {
                          torch::nn::Linear(options_.in_features(),
                                            grid_width(options_.grid_size())));
   search_.reset(); // a clone searches with a cache of its own
+  expert_backoff_options backoff;
+  backoff.initial_s =
+      std::chrono::duration<double>(options_.failure_backoff()).count();
+  backoff.max_s =
+      std::chrono::duration<double>(options_.max_failure_backoff()).count();
+  backoff_ = std::make_shared<expert_backoff>(std::move(backoff));
   last_chosen_experts.clear();
   last_expert_scores = at::Tensor{};
   last_mask = at::Tensor{};
@@ -295,6 +321,7 @@ at::Tensor RemoteMixtureOfExpertsImpl::forward_with_experts(
   record->batches = group_by_expert(experts);
   record->slots = slot_count(experts);
   record->stats = call_stats_;
+  record->backoff = backoff_;
   auto outs = moe_call_function::apply(record, input);
   auto stacked = outs[0];
   auto mask = outs[1];
@@ -370,10 +397,34 @@ RemoteMixtureOfExpertsImpl::find_experts(const std::vector<at::Tensor>& logits,
   }
   search_->deadline =
       std::chrono::steady_clock::now() + options_.forward_timeout();
-  auto found = search_->searcher->batch_find_best_experts(grid_scores, k);
+  expert_filter skip;
+  if (backoff_->skipped_count() > 0)
+    skip = [b = backoff_](const std::string& uid) {
+      return b->skipped(uid);
+    };
+  auto found = search_->searcher->batch_find_best_experts(grid_scores, k, skip);
   if (!found)
     throw std::runtime_error("mixture of experts: beam search failed: " +
                              error_reason(found.error()));
+  if (skip) {
+    // Held-back experts are better than none: samples the skip left empty
+    // search again without it.
+    std::vector<std::vector<std::vector<float>>> again;
+    std::vector<size_t> which;
+    for (size_t s = 0; s < found->size(); ++s)
+      if ((*found)[s].empty()) {
+        again.push_back(grid_scores[s]);
+        which.push_back(s);
+      }
+    if (!again.empty()) {
+      auto more = search_->searcher->batch_find_best_experts(again, k);
+      if (!more)
+        throw std::runtime_error("mixture of experts: beam search failed: " +
+                                 error_reason(more.error()));
+      for (size_t i = 0; i < which.size(); ++i)
+        (*found)[which[i]] = std::move((*more)[i]);
+    }
+  }
   bool any = false;
   for (const auto& experts : *found)
     any = any || !experts.empty();

@@ -6,6 +6,7 @@
 // batched call per expert, all concurrently), and the answers are averaged
 // with softmax weights over the experts' scores. Includes <torch/torch.h>.
 
+#include "actors/moe/expert_backoff.hpp"
 #include "actors/moe/expert_calls.hpp"
 #include "actors/moe/expert_record.hpp"
 #include "messages/tensor_codec.hpp"
@@ -65,6 +66,16 @@ struct RemoteMixtureOfExpertsOptions {
   TORCH_ARG(bool, detect_anomalies) = false;
   /// Codec of the tensors this side sends.
   TORCH_ARG(compression_type, compression) = compression_type::none;
+  /// After an expert fails a call (no answer in time, an error, or, with
+  /// `detect_anomalies`, NaN/inf; or an output of the wrong shape), this
+  /// layer's search passes it over for this long, doubling with each
+  /// further failure in a row up to `max_failure_backoff` (see
+  /// `expert_backoff`). Zero: never (hivemind's behaviour).
+  TORCH_ARG(std::chrono::milliseconds,
+            failure_backoff) = std::chrono::seconds(1);
+  /// Cap of `failure_backoff`'s doubling.
+  TORCH_ARG(std::chrono::milliseconds,
+            max_failure_backoff) = std::chrono::seconds(60);
 };
 
 /// hivemind's RemoteMixtureOfExperts.
@@ -127,8 +138,10 @@ class RemoteMixtureOfExpertsImpl
 
   /// The beam search: each sample's `k` declared experts with the highest
   /// score under `grid_logits` (per dimension, (batch, grid_size[d]); -inf
-  /// excludes a coordinate), best first, within `forward_timeout`. Throws if
-  /// the search fails or finds no expert for any sample.
+  /// excludes a coordinate), best first, within `forward_timeout`. Experts
+  /// held back after failures (`failure_backoff`) are passed over, unless
+  /// that would leave a sample without any. Throws if the search fails or
+  /// finds no expert for any sample.
   std::vector<std::vector<expert_info>>
   find_experts(const std::vector<at::Tensor>& grid_logits, size_t k);
 
@@ -149,6 +162,9 @@ class RemoteMixtureOfExpertsImpl
 
   /// The layer's calls so far (backward passes count when they ran).
   [[nodiscard]] expert_call_stats call_stats() const { return *call_stats_; }
+
+  /// The experts this layer holds back after failures.
+  [[nodiscard]] const expert_backoff& backoff() const { return *backoff_; }
 
   /// The gating layer.
   torch::nn::Linear proj{nullptr};
@@ -174,6 +190,9 @@ class RemoteMixtureOfExpertsImpl
   // Shared with the autograd records, whose backward runs later.
   std::shared_ptr<expert_call_stats> call_stats_ =
       std::make_shared<expert_call_stats>();
+  // Failed experts the search passes over; shared with the autograd
+  // records, whose backward reports failures later. Made by reset().
+  std::shared_ptr<expert_backoff> backoff_;
 };
 
 TORCH_MODULE(RemoteMixtureOfExperts);

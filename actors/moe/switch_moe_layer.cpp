@@ -38,6 +38,8 @@ void RemoteSwitchMixtureOfExpertsImpl::reset() {
           .backward_timeout_after_k_min(options_.backward_timeout_after_k_min())
           .allow_zero_outputs(options_.allow_zero_outputs())
           .detect_anomalies(options_.detect_anomalies())
+          .failure_backoff(options_.failure_backoff())
+          .max_failure_backoff(options_.max_failure_backoff())
           .compression(options_.compression());
   moe = register_module(
       "moe", RemoteMixtureOfExperts(*system_, transport_, dht_, inner));

@@ -53,6 +53,12 @@ struct RemoteSwitchMixtureOfExpertsOptions {
   TORCH_ARG(bool, detect_anomalies) = false;
   /// Codec of the tensors this side sends.
   TORCH_ARG(compression_type, compression) = compression_type::none;
+  /// As in `RemoteMixtureOfExpertsOptions`.
+  TORCH_ARG(std::chrono::milliseconds,
+            failure_backoff) = std::chrono::seconds(1);
+  /// As in `RemoteMixtureOfExpertsOptions`.
+  TORCH_ARG(std::chrono::milliseconds,
+            max_failure_backoff) = std::chrono::seconds(60);
   /// Training only: the gating sees input * uniform(1 - eps, 1 + eps).
   TORCH_ARG(double, jitter_eps) = 1e-2;
   /// Training only: keep probability of each grid coordinate per forward;

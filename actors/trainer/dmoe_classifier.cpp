@@ -36,6 +36,8 @@ void set_call_options(LayerOptions& o, const trainer_options& t) {
       .backward_timeout_after_k_min(after_k_min(t.timeout_after_k_min))
       .allow_zero_outputs(t.allow_zero_outputs)
       .detect_anomalies(t.detect_anomalies)
+      .failure_backoff(t.failure_backoff)
+      .max_failure_backoff(t.max_failure_backoff)
       .compression(t.compression);
 }
 

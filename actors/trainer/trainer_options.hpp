@@ -54,6 +54,11 @@ struct trainer_options {
   /// `detect_anomalies`: refuse NaN/inf; NaN-answering experts count as
   /// failed.
   bool detect_anomalies = false;
+  /// `failure_backoff`: how long the search passes over an expert after it
+  /// failed a call, doubling per further failure in a row up to
+  /// `max_failure_backoff` (0: never; hivemind's behaviour).
+  std::chrono::milliseconds failure_backoff{1000};
+  std::chrono::milliseconds max_failure_backoff{60000};
   /// `compression`: codec of the tensors the trainer sends.
   compression_type compression = compression_type::none;
   /// `batch_size`: training samples per step.

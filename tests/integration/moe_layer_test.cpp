@@ -2,6 +2,8 @@
 // masks for live and missing experts, gradients equal to per-expert calls,
 // expert scores, beam search end to end, deadlines, anomalies.
 
+#include "actors/dht/dht_messages.hpp"
+#include "actors/moe/expert_directory.hpp"
 #include "actors/moe/expert_uid.hpp"
 #include "actors/moe/moe_layer.hpp"
 #include "actors/moe/remote_expert.hpp"
@@ -9,6 +11,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
+#include <thread>
 
 using namespace colony;
 using namespace colony::testing;
@@ -182,6 +186,67 @@ TEST(moe_layer, beam_search_end_to_end_picks_the_best_declared_experts) {
     }
     EXPECT_EQ(got, want) << "sample " << sample;
   }
+}
+
+TEST(moe_layer, failed_experts_are_passed_over_for_a_while) {
+  const int64_t d = 8;
+  moe_swarm s{{frozen({"pick.0", "pick.1", "pick.2"}, "nop", d)}};
+  ASSERT_TRUE(s.ok());
+  // pick.3 is declared at an address where nobody listens: it fails.
+  dht::dht_client dht{s.client->system(), s.client->dht()};
+  ASSERT_TRUE(moe::declare_experts(dht, {"pick.3", "dead.0"}, "12D3KooWGone",
+                                   "127.0.0.1:1", dht::dht_time() + 60, 5s));
+  auto make = [&](std::chrono::milliseconds backoff, const std::string& prefix,
+                  int size) {
+    auto moe = s.layer(moe::RemoteMixtureOfExpertsOptions(d, {size}, prefix)
+                           .k_best(2)
+                           .forward_timeout(5s)
+                           .allow_zero_outputs(true)
+                           .failure_backoff(backoff)
+                           .max_failure_backoff(10s));
+    // The gating prefers the dead expert for every sample.
+    torch::NoGradGuard no_grad;
+    moe->proj->weight.zero_();
+    moe->proj->bias.zero_();
+    moe->proj->bias[size - 1] = 10;
+    return moe;
+  };
+  auto chosen = [](const moe::RemoteMixtureOfExperts& moe) {
+    std::set<std::string> uids;
+    for (auto& sample : moe->last_chosen_experts)
+      for (auto& e : sample)
+        uids.insert(e.uid);
+    return uids;
+  };
+  auto x = torch::randn({3, d});
+  auto moe = make(400ms, "pick.", 4);
+  moe->forward(x);
+  EXPECT_EQ(chosen(moe).count("pick.3"), 1u);
+  EXPECT_FALSE(moe->last_mask.all().item<bool>()); // pick.3 failed
+  EXPECT_TRUE(moe->backoff().skipped("pick.3"));
+  // The next steps choose the best of the others instead.
+  moe->forward(x);
+  EXPECT_EQ(chosen(moe).count("pick.3"), 0u);
+  EXPECT_TRUE(moe->last_mask.all().item<bool>());
+  // Once the skip passed, one probe; its failure doubles the skip.
+  std::this_thread::sleep_for(500ms);
+  moe->forward(x);
+  EXPECT_EQ(chosen(moe).count("pick.3"), 1u);
+  std::this_thread::sleep_for(500ms); // < 800 ms
+  EXPECT_TRUE(moe->backoff().skipped("pick.3"));
+  moe->forward(x);
+  EXPECT_EQ(chosen(moe).count("pick.3"), 0u);
+  // failure_backoff 0 is hivemind's behaviour: the dead expert every time.
+  auto plain = make(0ms, "pick.", 4);
+  plain->forward(x);
+  plain->forward(x);
+  EXPECT_EQ(chosen(plain).count("pick.3"), 1u);
+  // An expert held back is still better than no expert at all.
+  auto lonely = make(10s, "dead.", 1);
+  lonely->forward(x);
+  EXPECT_TRUE(lonely->backoff().skipped("dead.0"));
+  EXPECT_NO_THROW(lonely->forward(x));
+  EXPECT_EQ(chosen(lonely).count("dead.0"), 1u);
 }
 
 TEST(moe_layer, slow_experts_time_out_into_zero_outputs_when_allowed) {

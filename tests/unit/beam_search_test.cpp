@@ -181,6 +181,41 @@ TEST(beam_search, score_is_sum_of_dimension_scores) {
   EXPECT_EQ(searcher.find_best_experts(scores, 1)->size(), 1u);
 }
 
+TEST(beam_search, skipped_experts_are_passed_over_exactly) {
+  fake_dht dht;
+  dht.declare({"ffn.0.0", "ffn.0.1", "ffn.1.0", "ffn.1.1", "ffn.2.2"}, "p",
+              "h:1");
+  beam_searcher searcher{"ffn.", {3, 3}, dht.lookup()};
+  // Scores: 1.1 -> 6, 1.0 -> 5, 0.1 -> 3, 0.0 -> 2, 2.2 -> 0.
+  grid_scores scores{{1, 4, -1}, {1, 2, 1}};
+  std::set<std::string> skipped{"ffn.1.1", "ffn.0.1"};
+  auto skip = [&](const std::string& uid) {
+    return skipped.count(uid) > 0;
+  };
+  auto best = searcher.find_best_experts(scores, 2, skip);
+  ASSERT_TRUE(best) << describe(best.error());
+  std::vector<std::string> uids;
+  for (auto& e : *best)
+    uids.push_back(e.uid);
+  // The two best of the others, as if the skipped were not declared.
+  EXPECT_EQ(uids, (std::vector<std::string>{"ffn.1.0", "ffn.0.0"}));
+  // A whole row skipped: the search goes on to the next one.
+  skipped = {"ffn.1.0", "ffn.1.1"};
+  auto batch = searcher.batch_find_best_experts({scores, scores}, 1, skip);
+  ASSERT_TRUE(batch);
+  for (auto& sample : *batch) {
+    ASSERT_EQ(sample.size(), 1u);
+    EXPECT_EQ(sample[0].uid, "ffn.0.1");
+  }
+  // Everything skipped: nothing found (the caller decides what then).
+  skipped = {"ffn.0.0", "ffn.0.1", "ffn.1.0", "ffn.1.1", "ffn.2.2"};
+  auto none = searcher.find_best_experts(scores, 3, skip);
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  // No filter: the plain ranking.
+  EXPECT_EQ(searcher.find_best_experts(scores, 1)->front().uid, "ffn.1.1");
+}
+
 TEST(beam_search, ties_and_nan) {
   fake_dht dht;
   dht.declare({"e.3", "e.1", "e.2", "e.0"}, "p", "h:1");

@@ -345,7 +345,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 78u);
+  EXPECT_EQ(keys.size(), 80u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes", "experts.expert_pattern",
@@ -473,6 +473,7 @@ layer = "switch"
 grids = ["a.[0:2]", "b.[0:3].[0:4]"]
 k_best = 2
 timeout_after_k_min = 0
+failure_backoff = 0.5
 max_time = 2.5
 batch_size = 32
 )",
@@ -485,6 +486,11 @@ batch_size = 32
   EXPECT_EQ(t.grids.size(), 2u);
   EXPECT_EQ(t.k_best, 2u);
   EXPECT_EQ(t.timeout_after_k_min.count(), 0);
+  EXPECT_EQ(t.failure_backoff.count(), 500);
+  EXPECT_EQ(t.max_failure_backoff.count(), 60000); // the default
+  EXPECT_EQ(must_parse("", {"trainer.failure_backoff=0", "trainer.max_steps=5"})
+                .trainer.failure_backoff.count(),
+            0);
   EXPECT_EQ(t.max_time.count(), 2500);
   EXPECT_EQ(t.max_steps, 0u);
   EXPECT_EQ(t.batch_size, 32u);
@@ -513,6 +519,11 @@ TEST(node_config, rejects_bad_trainer_sections) {
                   "local_experts needs layer = \"moe\"");
   EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nforward_timeout = 0\n"),
                   "trainer.forward_timeout: must be a positive number");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nfailure_backoff = -1\n"),
+                  "trainer.failure_backoff: must be");
+  EXPECT_CONTAINS(
+      error_of("[trainer]\nmax_steps = 1\nmax_failure_backoff = 0\n"),
+      "trainer.max_failure_backoff: must be a positive number");
   EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nlearning_rate = 0\n"),
                   "learning_rate must be positive");
   EXPECT_CONTAINS(error_of("", {"trainer.classes=[\"a\"]"}),
