@@ -153,6 +153,8 @@ caf::result<envelope> serve(control_actor* self, const std::string& caller,
                         caller, req->faults.delay.count(),
                         req->faults.jitter.count(), req->faults.drop_rate,
                         req->faults.partitioned.size());
+    // The control channel stays reliable under the faults it switches.
+    req->faults.exempt = st.config.allowed_peers;
     self->request(st.config.transport, part_timeout, set_faults_atom::value,
                   req->faults)
         .then(

@@ -12,6 +12,7 @@ void fault_layer::configure(fault_settings settings) {
   settings_.drop_rate = std::clamp(settings_.drop_rate, 0.0, 1.0);
   active_ = settings_.any();
   partitioned_ = {settings_.partitioned.begin(), settings_.partitioned.end()};
+  exempt_ = {settings_.exempt.begin(), settings_.exempt.end()};
   rng_.seed(settings_.seed != 0
                 ? settings_.seed
                 : static_cast<uint64_t>(std::random_device{}()));
@@ -39,6 +40,10 @@ fault_layer::schedule(int64_t connection, clock_type::time_point now) {
   if (release > now)
     ++counters_.messages_delayed;
   return release;
+}
+
+bool fault_layer::is_exempt(std::string_view peer_id) const {
+  return !exempt_.empty() && exempt_.count(std::string{peer_id}) > 0;
 }
 
 bool fault_layer::is_partitioned(std::string_view address,

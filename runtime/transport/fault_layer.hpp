@@ -44,6 +44,9 @@ class fault_layer {
   [[nodiscard]] bool is_partitioned(std::string_view address,
                                     std::string_view peer_id) const;
 
+  /// True if the faults leave the peer `peer_id` (base58) alone.
+  [[nodiscard]] bool is_exempt(std::string_view peer_id) const;
+
   /// Counts a frame not sent to, or ignored from, a partitioned peer.
   void count_partitioned() noexcept { ++counters_.frames_partitioned; }
 
@@ -58,6 +61,7 @@ class fault_layer {
   fault_settings settings_;
   bool active_ = false;
   std::unordered_set<std::string> partitioned_;
+  std::unordered_set<std::string> exempt_;
   std::mt19937_64 rng_;
   std::unordered_map<int64_t, clock_type::time_point> last_release_;
   fault_counters counters_;

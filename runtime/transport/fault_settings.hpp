@@ -23,9 +23,14 @@ struct fault_settings {
   /// call or reply is dropped whole, with all its parts).
   double drop_rate = 0;
   /// Peers this node no longer talks to, by listen address "HOST:PORT" or by
-  /// peer id (base58 text form): nothing is sent to them and whatever they send is
-  /// ignored; a call to one fails at its deadline.
+  /// peer id (base58 text form): nothing is sent to them and whatever they send
+  /// is ignored; a call to one fails at its deadline.
   std::vector<std::string> partitioned;
+  /// Peer ids (base58) whose traffic the faults leave alone: the
+  /// harness's control channel, like a management network beside the
+  /// faulty one (a drop fault must not eat the reply that confirms it).
+  /// Not a fault itself.
+  std::vector<std::string> exempt;
   /// Seed of the jitter and drop draws (0: random).
   uint64_t seed = 0;
 

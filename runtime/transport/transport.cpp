@@ -186,7 +186,7 @@ class transport_impl {
   // -- writing ---------------------------------------------------------------
 
   void send_frame(connection& c, capnp::MessageBuilder& msg) {
-    if (st().faults.active() && partitioned(c)) {
+    if (faulty(c) && partitioned(c)) {
       st().faults.count_partitioned();
       return;
     }
@@ -210,6 +210,16 @@ class transport_impl {
     send_frame(c, msg);
   }
 
+  /// Whether fault injection applies to `c`'s traffic: faults are on and
+  /// the peer is not exempt (after the handshake: before it, the peer's id
+  /// is unknown and nothing is exempt).
+  bool faulty(const connection& c) {
+    if (!st().faults.active())
+      return false;
+    return !(c.established &&
+             st().faults.is_exempt(c.hs->remote().to_string()));
+  }
+
   /// Whether fault injection cut `c`'s peer off (after the handshake:
   /// before it, the peer's id and listen address are unknown).
   bool partitioned(const connection& c) {
@@ -221,7 +231,7 @@ class transport_impl {
   /// with faults on, the message may be lost, held back, or (partition)
   /// never sent.
   void enqueue(connection& c, outbound_message m) {
-    if (st().faults.active()) {
+    if (faulty(c)) {
       if (partitioned(c)) {
         st().faults.count_partitioned();
         return;
@@ -450,7 +460,7 @@ class transport_impl {
       auto root = reader.getRoot<wire::Frame>();
       if (!c.established) {
         on_handshake_frame(c, root);
-      } else if (st().faults.active() && partitioned(c)) {
+      } else if (faulty(c) && partitioned(c)) {
         st().faults.count_partitioned(); // as if it never arrived
       } else {
         on_call_frame(c, root, frame);

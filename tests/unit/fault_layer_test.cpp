@@ -108,3 +108,21 @@ TEST(fault_layer, partition_matches_addresses_and_peer_ids) {
   EXPECT_FALSE(f.is_partitioned("127.0.0.1:4000", ""));
   EXPECT_EQ(f.counters().frames_partitioned, 1u);
 }
+
+TEST(fault_layer, exempt_peers_are_named_by_peer_id) {
+  fault_layer f;
+  EXPECT_FALSE(f.is_exempt("12D3KooWBoss"));
+  fault_settings s;
+  s.drop_rate = 1;
+  s.exempt = {"12D3KooWBoss"};
+  f.configure(s);
+  EXPECT_TRUE(f.active());
+  EXPECT_TRUE(f.is_exempt("12D3KooWBoss"));
+  EXPECT_FALSE(f.is_exempt("12D3KooWOther"));
+  EXPECT_FALSE(f.is_exempt(""));
+  // An exemption alone is no fault.
+  fault_settings only;
+  only.exempt = {"12D3KooWBoss"};
+  f.configure(only);
+  EXPECT_FALSE(f.active());
+}
