@@ -16,7 +16,7 @@ struct expert_backoff_options {
 
   /// Cap on the skip time, which doubles with each further failure in a row
   /// (seconds).
-  double max_s = 60;
+  double max_s = 30;
 
   /// Time source (seconds, any epoch); a steady clock if empty. Tests pass
   /// a fake clock.

@@ -75,7 +75,7 @@ struct RemoteMixtureOfExpertsOptions {
             failure_backoff) = std::chrono::seconds(1);
   /// Cap of `failure_backoff`'s doubling.
   TORCH_ARG(std::chrono::milliseconds,
-            max_failure_backoff) = std::chrono::seconds(60);
+            max_failure_backoff) = std::chrono::seconds(30);
 };
 
 /// hivemind's RemoteMixtureOfExperts.

@@ -58,7 +58,7 @@ struct RemoteSwitchMixtureOfExpertsOptions {
             failure_backoff) = std::chrono::seconds(1);
   /// As in `RemoteMixtureOfExpertsOptions`.
   TORCH_ARG(std::chrono::milliseconds,
-            max_failure_backoff) = std::chrono::seconds(60);
+            max_failure_backoff) = std::chrono::seconds(30);
   /// Training only: the gating sees input * uniform(1 - eps, 1 + eps).
   TORCH_ARG(double, jitter_eps) = 1e-2;
   /// Training only: keep probability of each grid coordinate per forward;

@@ -58,7 +58,7 @@ struct trainer_options {
   /// failed a call, doubling per further failure in a row up to
   /// `max_failure_backoff` (0: never; hivemind's behaviour).
   std::chrono::milliseconds failure_backoff{1000};
-  std::chrono::milliseconds max_failure_backoff{60000};
+  std::chrono::milliseconds max_failure_backoff{30000};
   /// `compression`: codec of the tensors the trainer sends.
   compression_type compression = compression_type::none;
   /// `batch_size`: training samples per step.

@@ -487,7 +487,7 @@ batch_size = 32
   EXPECT_EQ(t.k_best, 2u);
   EXPECT_EQ(t.timeout_after_k_min.count(), 0);
   EXPECT_EQ(t.failure_backoff.count(), 500);
-  EXPECT_EQ(t.max_failure_backoff.count(), 60000); // the default
+  EXPECT_EQ(t.max_failure_backoff.count(), 30000); // the default
   EXPECT_EQ(must_parse("", {"trainer.failure_backoff=0", "trainer.max_steps=5"})
                 .trainer.failure_backoff.count(),
             0);
