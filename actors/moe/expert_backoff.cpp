@@ -54,12 +54,16 @@ bool expert_backoff::skipped(const std::string& uid) const {
   return i != entries_.end() && i->second.until > t;
 }
 
-size_t expert_backoff::skipped_count() const {
+std::unordered_set<std::string> expert_backoff::skipped_uids() const {
+  std::unordered_set<std::string> result;
+  if (!enabled())
+    return result;
   auto t = now();
   std::lock_guard<std::mutex> guard{mtx_};
-  return static_cast<size_t>(
-      std::count_if(entries_.begin(), entries_.end(),
-                    [t](const auto& kv) { return kv.second.until > t; }));
+  for (const auto& [uid, e] : entries_)
+    if (e.until > t)
+      result.insert(uid);
+  return result;
 }
 
 } // namespace colony::moe

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace colony::moe {
 
@@ -51,8 +52,12 @@ class expert_backoff {
   /// True while `uid` is being skipped.
   [[nodiscard]] bool skipped(const std::string& uid) const;
 
+  /// The experts being skipped now: one snapshot for a whole search, instead
+  /// of a lock and a clock read per candidate.
+  [[nodiscard]] std::unordered_set<std::string> skipped_uids() const;
+
   /// Number of experts being skipped now.
-  [[nodiscard]] size_t skipped_count() const;
+  [[nodiscard]] size_t skipped_count() const { return skipped_uids().size(); }
 
   /// False if the options turned the back-off off.
   [[nodiscard]] bool enabled() const noexcept { return options_.initial_s > 0; }

@@ -40,11 +40,15 @@ struct moe_call_record : torch::CustomClassHolder {
   std::shared_ptr<expert_backoff> backoff;
 };
 
-/// Tells the back-off which of `batches` answered.
+/// Tells the back-off which of `batches` answered; with `called`, only
+/// about the batches called (backward calls those that answered forward).
 void record_outcomes(expert_backoff& backoff,
                      const std::vector<expert_batch>& batches,
-                     const std::vector<bool>& answered) {
+                     const std::vector<bool>& answered,
+                     const std::vector<bool>* called = nullptr) {
   for (size_t b = 0; b < batches.size(); ++b) {
+    if (called && !(*called)[b])
+      continue;
     if (answered[b])
       backoff.answered(batches[b].expert.uid);
     else
@@ -175,12 +179,7 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
       accumulate_rows(grad_input, r.batches[b], g);
       answered[b] = true;
     }
-    for (auto b : batch_of_call) {
-      if (answered[b])
-        r.backoff->answered(r.batches[b].expert.uid);
-      else
-        r.backoff->failed(r.batches[b].expert.uid);
-    }
+    record_outcomes(*r.backoff, r.batches, answered, &r.answered);
     auto answered_calls = std::count(answered.begin(), answered.end(), true);
     r.stats->backward_calls += batch_of_call.size();
     r.stats->backward_failures +=
@@ -397,43 +396,46 @@ RemoteMixtureOfExpertsImpl::find_experts(const std::vector<at::Tensor>& logits,
   }
   search_->deadline =
       std::chrono::steady_clock::now() + options_.forward_timeout();
+  auto search = [&](const std::vector<std::vector<std::vector<float>>>& scores,
+                    const expert_filter& skip) {
+    auto found = search_->searcher->batch_find_best_experts(scores, k, skip);
+    if (!found)
+      throw std::runtime_error("mixture of experts: beam search failed: " +
+                               error_reason(found.error()));
+    return std::move(*found);
+  };
+  auto held = backoff_->skipped_uids();
   expert_filter skip;
-  if (backoff_->skipped_count() > 0)
-    skip = [b = backoff_](const std::string& uid) {
-      return b->skipped(uid);
+  if (!held.empty())
+    skip = [&held](const std::string& uid) {
+      return held.count(uid) > 0;
     };
-  auto found = search_->searcher->batch_find_best_experts(grid_scores, k, skip);
-  if (!found)
-    throw std::runtime_error("mixture of experts: beam search failed: " +
-                             error_reason(found.error()));
+  auto found = search(grid_scores, skip);
   if (skip) {
     // Held-back experts are better than none: samples the skip left empty
     // search again without it.
     std::vector<std::vector<std::vector<float>>> again;
     std::vector<size_t> which;
-    for (size_t s = 0; s < found->size(); ++s)
-      if ((*found)[s].empty()) {
+    for (size_t s = 0; s < found.size(); ++s)
+      if (found[s].empty()) {
         again.push_back(grid_scores[s]);
         which.push_back(s);
       }
     if (!again.empty()) {
-      auto more = search_->searcher->batch_find_best_experts(again, k);
-      if (!more)
-        throw std::runtime_error("mixture of experts: beam search failed: " +
-                                 error_reason(more.error()));
+      auto more = search(again, {});
       for (size_t i = 0; i < which.size(); ++i)
-        (*found)[which[i]] = std::move((*more)[i]);
+        found[which[i]] = std::move(more[i]);
     }
   }
   bool any = false;
-  for (const auto& experts : *found)
+  for (const auto& experts : found)
     any = any || !experts.empty();
   if (!any)
     throw std::runtime_error(
         "mixture of experts: no experts found for prefix " +
         options_.uid_prefix() + " (grid of " +
         std::to_string(options_.grid_size().size()) + " dimensions)");
-  return std::move(*found);
+  return found;
 }
 
 } // namespace colony::moe
