@@ -10,7 +10,7 @@
 #include "runtime/ping_client.hpp"
 #include "test_nodes.hpp"
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 using namespace colony;
 using namespace colony::testing;
@@ -223,10 +223,10 @@ TEST(control, a_large_delayed_body_arrives_whole_and_in_order) {
   ASSERT_TRUE(boss.client->call(server->address(), set_faults(jittery), 3s));
   moe::expert_client client{client_node->system(), client_node->transport()};
   for (int i = 0; i < 3; ++i) {
-    auto x = torch::randn({64, 256}); // 64 KiB: 16 parts
+    auto x = at::randn({64, 256}); // 64 KiB: 16 parts
     auto out = client.forward(server->address(), "nop.0", {x}, 5s);
     ASSERT_TRUE(out) << describe(out.error());
-    EXPECT_TRUE(torch::equal(out->at(0), x));
+    EXPECT_TRUE(at::equal(out->at(0), x));
   }
 }
 
@@ -241,7 +241,7 @@ TEST(control, poisoned_experts_answer_nan_or_wrong_shapes_until_cured) {
   ccfg.client_mode = true;
   auto client_node = start_node(ccfg);
   moe::expert_client client{client_node->system(), client_node->transport()};
-  auto x = torch::randn({3, 8});
+  auto x = at::randn({3, 8});
   control::control_request poison;
   poison.kind = control::control_request::kind_type::poison;
   poison.poison = moe::poison_mode::nan;
@@ -251,10 +251,10 @@ TEST(control, poisoned_experts_answer_nan_or_wrong_shapes_until_cured) {
   EXPECT_EQ(s->experts_poisoned, 1u);
   auto nan_out = client.forward(server->address(), "ffn.0", {x}, 5s);
   ASSERT_TRUE(nan_out);
-  EXPECT_TRUE(torch::isnan(nan_out->at(0)).all().item<bool>());
+  EXPECT_TRUE(at::isnan(nan_out->at(0)).all().item<bool>());
   auto healthy = client.forward(server->address(), "ffn.1", {x}, 5s);
   ASSERT_TRUE(healthy);
-  EXPECT_TRUE(torch::isfinite(healthy->at(0)).all().item<bool>());
+  EXPECT_TRUE(at::isfinite(healthy->at(0)).all().item<bool>());
   poison.poison = moe::poison_mode::wrong_shape;
   poison.uids.clear(); // every expert
   s = boss.client->call(server->address(), poison, 3s);
@@ -270,7 +270,7 @@ TEST(control, poisoned_experts_answer_nan_or_wrong_shapes_until_cured) {
   auto cured = client.forward(server->address(), "ffn.0", {x}, 5s);
   ASSERT_TRUE(cured);
   EXPECT_EQ(cured->at(0).sizes(), x.sizes());
-  EXPECT_TRUE(torch::isfinite(cured->at(0)).all().item<bool>());
+  EXPECT_TRUE(at::isfinite(cured->at(0)).all().item<bool>());
 }
 
 TEST(control, garbage_of_every_kind_leaves_the_node_serving) {

@@ -1,7 +1,7 @@
 #include "actors/moe/moe_routing.hpp"
 
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
-#include <torch/torch.h>
 
 #include <limits>
 #include <string>
@@ -49,10 +49,10 @@ TEST(moe_routing, mask_marks_slots_of_answering_experts) {
   auto batches = group_by_expert(example());
   // e.5 and e.3 failed.
   auto mask = build_mask(4, 3, batches, {true, true, true, true, false, false});
-  auto expected = torch::tensor({1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0})
+  auto expected = at::tensor({1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0})
                       .view({4, 3})
-                      .to(torch::kBool);
-  EXPECT_TRUE(torch::equal(mask, expected)) << mask;
+                      .to(at::kBool);
+  EXPECT_TRUE(at::equal(mask, expected)) << mask;
   EXPECT_EQ(answered_per_sample(mask), (std::vector<int64_t>{3, 2, 1, 0}));
 }
 
@@ -61,33 +61,31 @@ TEST(moe_routing, scatter_and_gather_are_inverse) {
   std::vector<at::Tensor> outputs;
   for (size_t b = 0; b < batches.size(); ++b)
     outputs.push_back(
-        torch::randn({static_cast<int64_t>(batches[b].rows.size()), 2, 3}));
+        at::randn({static_cast<int64_t>(batches[b].rows.size()), 2, 3}));
   outputs[3] = at::Tensor{}; // e.4 failed
-  auto stacked = scatter_outputs(4, 3, batches, outputs, {2, 3}, torch::kFloat);
+  auto stacked = scatter_outputs(4, 3, batches, outputs, {2, 3}, at::kFloat);
   ASSERT_EQ(stacked.sizes(), (std::vector<int64_t>{4, 3, 2, 3}));
   // e.1 serves sample 0 in slot 1 and sample 2 in slot 0.
-  EXPECT_TRUE(torch::equal(stacked[0][1], outputs[1][0]));
-  EXPECT_TRUE(torch::equal(stacked[2][0], outputs[1][1]));
-  EXPECT_TRUE(torch::equal(stacked[1][1], torch::zeros({2, 3})));
-  EXPECT_TRUE(torch::equal(stacked[3], torch::zeros({3, 2, 3})));
+  EXPECT_TRUE(at::equal(stacked[0][1], outputs[1][0]));
+  EXPECT_TRUE(at::equal(stacked[2][0], outputs[1][1]));
+  EXPECT_TRUE(at::equal(stacked[1][1], at::zeros({2, 3})));
+  EXPECT_TRUE(at::equal(stacked[3], at::zeros({3, 2, 3})));
   for (size_t b = 0; b < batches.size(); ++b)
     if (outputs[b].defined())
-      EXPECT_TRUE(
-          torch::equal(gather_outputs(stacked, batches[b]), outputs[b]));
+      EXPECT_TRUE(at::equal(gather_outputs(stacked, batches[b]), outputs[b]));
 }
 
 TEST(moe_routing, accumulate_rows_sums_per_sample) {
   auto batches = group_by_expert(example());
-  auto target = torch::zeros({4, 2});
+  auto target = at::zeros({4, 2});
   for (auto& b : batches)
     accumulate_rows(target, b,
-                    torch::ones({static_cast<int64_t>(b.rows.size()), 2}));
+                    at::ones({static_cast<int64_t>(b.rows.size()), 2}));
   auto expected =
-      torch::tensor({3.f, 3.f, 2.f, 2.f, 3.f, 3.f, 0.f, 0.f}).view({4, 2});
-  EXPECT_TRUE(torch::equal(target, expected)) << target;
-  EXPECT_TRUE(torch::equal(row_index(batches[1]), torch::tensor({0L, 2L})));
-  EXPECT_TRUE(
-      torch::equal(flat_slot_index(batches[1], 3), torch::tensor({1L, 6L})));
+      at::tensor({3.f, 3.f, 2.f, 2.f, 3.f, 3.f, 0.f, 0.f}).view({4, 2});
+  EXPECT_TRUE(at::equal(target, expected)) << target;
+  EXPECT_TRUE(at::equal(row_index(batches[1]), at::tensor({0L, 2L})));
+  EXPECT_TRUE(at::equal(flat_slot_index(batches[1], 3), at::tensor({1L, 6L})));
 }
 
 TEST(moe_routing, samples_short_of_answers_respect_their_expert_count) {
@@ -101,10 +99,10 @@ TEST(moe_routing, samples_short_of_answers_respect_their_expert_count) {
 }
 
 TEST(moe_routing, all_finite_detects_nan_and_inf) {
-  EXPECT_TRUE(all_finite(torch::ones({2, 2})));
+  EXPECT_TRUE(all_finite(at::ones({2, 2})));
   EXPECT_TRUE(all_finite(at::Tensor{}));
-  EXPECT_TRUE(all_finite(torch::ones({2}, torch::kLong)));
-  auto t = torch::ones({3});
+  EXPECT_TRUE(all_finite(at::ones({2}, at::kLong)));
+  auto t = at::ones({3});
   t[1] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_FALSE(all_finite(t));
   t[1] = std::numeric_limits<float>::infinity();
