@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/moe/expert_poison.hpp"
+#include "actors/moe/server/expert_poison.hpp"
 #include "runtime/transport/fault_settings.hpp"
 
 #include <string>

@@ -1,10 +1,10 @@
 #include "actors/dht/dht_node.hpp"
 
+#include "actors/dht/detail/dht_storage.hpp"
+#include "actors/dht/detail/routing_table.hpp"
+#include "actors/dht/detail/traversal.hpp"
 #include "actors/dht/dht_id.hpp"
-#include "actors/dht/dht_storage.hpp"
 #include "actors/dht/record_validator.hpp"
-#include "actors/dht/routing_table.hpp"
-#include "actors/dht/traversal.hpp"
 #include "messages/dht.capnp.h"
 #include "messages/envelope.hpp"
 #include "messages/error.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "actors/dht/dht_client.hpp"
-#include "actors/moe/beam_search.hpp"
+#include "actors/moe/client/beam_search.hpp"
 #include "actors/moe/expert_record.hpp"
 
 #include <caf/expected.hpp>

@@ -4,8 +4,8 @@
 // `Linear(784, d) -> ReLU -> DMoE blocks -> Linear(d, 10)`, where each block
 // is a mixture of experts over one grid. Includes <torch/torch.h>.
 
-#include "actors/moe/switch_moe_layer.hpp"
-#include "actors/trainer/local_mixture_of_experts.hpp"
+#include "actors/moe/client/local_mixture_of_experts.hpp"
+#include "actors/moe/client/switch_moe_layer.hpp"
 #include "actors/trainer/swarm_access.hpp"
 #include "actors/trainer/trainer_options.hpp"
 

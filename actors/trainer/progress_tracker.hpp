@@ -4,7 +4,7 @@
 // live experts and the share of failed calls since the previous record.
 // Pure logic (time is passed in), so it is tested without a clock.
 
-#include "actors/moe/expert_calls.hpp"
+#include "actors/moe/client/expert_calls.hpp"
 #include "actors/trainer/training_record.hpp"
 
 #include <cstdint>

@@ -4,7 +4,7 @@
 // a time and test-set evaluation. The trainer actor drives it; tests and
 // benchmarks drive it directly. LibTorch stays behind this header.
 
-#include "actors/moe/expert_calls.hpp"
+#include "actors/moe/client/expert_calls.hpp"
 #include "actors/trainer/swarm_access.hpp"
 #include "actors/trainer/trainer_options.hpp"
 

@@ -4,12 +4,12 @@
 #include "messages/wire.capnp.h"
 #include "runtime/peer_address.hpp"
 #include "runtime/ping_service.hpp"
-#include "runtime/transport/connector.hpp"
+#include "runtime/transport/detail/connector.hpp"
+#include "runtime/transport/detail/outbound_queue.hpp"
 #include "runtime/transport/fault_layer.hpp"
 #include "runtime/transport/frame_reader.hpp"
 #include "runtime/transport/frame_writer.hpp"
 #include "runtime/transport/handshake.hpp"
-#include "runtime/transport/outbound_queue.hpp"
 #include "runtime/transport/transport_atoms.hpp"
 
 #include <caf/all.hpp>

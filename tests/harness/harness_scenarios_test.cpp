@@ -2,9 +2,9 @@
 // `colony harness configs/harness/short/NAME.toml`. Each must pass its
 // invariants, apply every fault it lists, and write its report and plot.
 
-#include "apps/child_process.hpp"
-#include "apps/harness_scenario.hpp"
-#include "apps/node.hpp"
+#include "apps/harness/harness_scenario.hpp"
+#include "apps/node/node.hpp"
+#include "apps/swarm/child_process.hpp"
 #include "messages/error.hpp"
 #include "runtime/ping_client.hpp"
 
@@ -12,13 +12,14 @@
 
 #include <chrono>
 #include <csignal>
-#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <thread>
 #include <unistd.h>
 
 using namespace colony;
+using namespace colony::apps;
 using namespace std::chrono_literals;
 
 namespace {
@@ -112,14 +113,12 @@ TEST(harness, an_interrupt_stops_every_process_it_started) {
   std::filesystem::create_directories(out);
   auto log = (out / "harness-output.txt").string();
   auto proc = child_process::spawn(
-      {COLONY_BINARY, "harness", source.string(), "--out", out.string()},
-      log);
+      {COLONY_BINARY, "harness", source.string(), "--out", out.string()}, log);
   ASSERT_TRUE(proc);
   // Wait until the whole swarm is up, then interrupt as Ctrl-C would.
   auto deadline = std::chrono::steady_clock::now() + 120s;
   while (read_file(log).find("swarm up") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline &&
-         proc->wait_for(0ms) < 0)
+         std::chrono::steady_clock::now() < deadline && proc->wait_for(0ms) < 0)
     std::this_thread::sleep_for(100ms);
   ASSERT_NE(read_file(log).find("swarm up"), std::string::npos)
       << read_file(log);

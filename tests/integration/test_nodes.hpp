@@ -3,8 +3,8 @@
 // Helpers shared by the integration tests: in-process nodes with short
 // timeouts, and `colony run` child processes.
 
-#include "apps/child_process.hpp"
-#include "apps/node.hpp"
+#include "apps/node/node.hpp"
+#include "apps/swarm/child_process.hpp"
 #include "messages/envelope.hpp"
 #include "messages/error.hpp"
 #include "runtime/transport/transport_atoms.hpp"
@@ -19,6 +19,9 @@
 #include <unistd.h>
 
 namespace colony::testing {
+
+using apps::child_process;
+using apps::wait_for_file_line;
 
 /// A node config for tests: loopback, quiet, short timeouts.
 inline node_config test_config(std::string swarm = "test") {

@@ -1,0 +1,30 @@
+#include "apps/cli/commands.hpp"
+#include "runtime/tensor_allocator.hpp"
+
+#include <csignal>
+
+int main(int argc, char** argv) {
+  // A peer that vanishes mid-write must not kill the node.
+  std::signal(SIGPIPE, SIG_IGN);
+  colony::tune_tensor_allocator();
+  CLI::App app{"colony: decentralized mixture-of-experts training over "
+               "unreliable peers"};
+  app.require_subcommand(1);
+  colony::apps::add_run_command(app);
+  colony::apps::add_ping_command(app);
+  colony::apps::add_dht_commands(app);
+  colony::apps::add_server_command(app);
+  colony::apps::add_train_command(app);
+  colony::apps::add_swarm_command(app);
+  colony::apps::add_harness_command(app);
+  auto* bench = app.add_subcommand(
+      "bench", "benchmarks; each prints one JSON line with its baseline");
+  bench->require_subcommand(1);
+  colony::apps::add_bench_transport_command(*bench);
+  colony::apps::add_bench_dht_command(*bench);
+  colony::apps::add_bench_compression_command(*bench);
+  colony::apps::add_bench_throughput_command(*bench);
+  colony::apps::add_bench_convergence_command(*bench);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

@@ -1,0 +1,77 @@
+#include "apps/cli/node_launch.hpp"
+
+#include "messages/error.hpp"
+#include "runtime/signals.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+namespace colony::apps {
+
+int load_config_for_cli(const std::string& path,
+                        const std::vector<std::string>& overrides,
+                        node_config& out) {
+  auto config = load_node_config(path, overrides);
+  if (!config) {
+    std::cerr << "colony: config error:\n"
+              << error_reason(config.error()) << std::endl;
+    return is_error(config.error(), errc::io_error) ? 1 : config_error_status;
+  }
+  out = std::move(*config);
+  return 0;
+}
+
+int join_swarm(node& n) {
+  if (!n.dht() || n.config().initial_peers.empty()) {
+    n.greet_initial_peers();
+    return 0;
+  }
+  auto joined = n.join_dht();
+  if (!joined) {
+    n.log().error("cannot join the DHT: {}", describe(joined.error()));
+    return 1;
+  }
+  return 0;
+}
+
+int announce_address(const node& n, const std::string& address_file) {
+  std::cout << "listening on " << n.address() << std::endl;
+  if (address_file.empty())
+    return 0;
+  auto tmp = address_file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (out)
+      out << n.address() << '\n';
+    if (!out || !out.flush()) {
+      std::cerr << "colony: cannot write address file " << address_file
+                << std::endl;
+      return 1;
+    }
+  }
+  if (std::rename(tmp.c_str(), address_file.c_str()) != 0) {
+    std::cerr << "colony: cannot write address file " << address_file
+              << std::endl;
+    return 1;
+  }
+  return 0;
+}
+
+int serve_until_signal(node& n, const std::string& address_file) {
+  if (auto rc = join_swarm(n))
+    return rc;
+  if (auto err = n.host_experts()) {
+    n.log().error("cannot start experts: {}", error_reason(err));
+    return 1;
+  }
+  if (auto rc = announce_address(n, address_file))
+    return rc;
+  auto sig = wait_for_shutdown_signal();
+  n.log().info("received signal {}, shutting down", sig);
+  return 0;
+}
+
+} // namespace colony::apps

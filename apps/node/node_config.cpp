@@ -1,0 +1,1162 @@
+#include "apps/node/node_config.hpp"
+
+#include "actors/moe/expert_uid.hpp"
+#include "actors/trainer/expert_grid.hpp"
+#include "messages/error.hpp"
+#include "runtime/logging.hpp"
+#include "runtime/peer_address.hpp"
+#include "runtime/peer_id.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <tuple>
+#include <utility>
+
+namespace colony {
+
+namespace {
+
+// -- where values come from and what is wrong with them ---------------------
+
+/// The place a value was written: `FILE:LINE:COL`, or `--set section.key`
+/// for an override (line 0).
+struct origin {
+  std::string source;
+  uint32_t line = 0;
+  uint32_t column = 0;
+  bool from_override = false;
+
+  [[nodiscard]] std::string text() const {
+    if (line == 0)
+      return source;
+    return source + ":" + std::to_string(line) + ":" + std::to_string(column);
+  }
+};
+
+/// One problem found in a config.
+struct issue {
+  origin where;
+  std::string reason;
+};
+
+/// Collects every problem, so a user fixes a config in one round.
+class issue_list {
+ public:
+  /// Most problems reported in one error; the rest are counted.
+  static constexpr size_t max_reported = 20;
+
+  void add(origin where, std::string reason) {
+    issues_.push_back(issue{std::move(where), std::move(reason)});
+  }
+
+  [[nodiscard]] bool empty() const noexcept { return issues_.empty(); }
+
+  /// Renders one line per problem, file problems in file order first.
+  [[nodiscard]] caf::error to_error() const {
+    auto sorted = issues_;
+    std::stable_sort(
+        sorted.begin(), sorted.end(), [](const issue& a, const issue& b) {
+          return std::tie(a.where.from_override, a.where.line, a.where.column) <
+                 std::tie(b.where.from_override, b.where.line, b.where.column);
+        });
+    std::string text;
+    for (size_t i = 0; i < sorted.size() && i < max_reported; ++i) {
+      if (i > 0)
+        text += '\n';
+      text += sorted[i].where.text() + ": " + sorted[i].reason;
+    }
+    if (sorted.size() > max_reported)
+      text += "\n(" + std::to_string(sorted.size() - max_reported) +
+              " more problems)";
+    return make_error(errc::bad_config, std::move(text));
+  }
+
+ private:
+  std::vector<issue> issues_;
+};
+
+std::string reason_of(const caf::error& err) {
+  if (err.context().match_elements<std::string>())
+    return err.context().get_as<std::string>(0);
+  return describe(err);
+}
+
+const char* type_name(const toml::node& node) noexcept {
+  switch (node.type()) {
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a floating-point number";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::date:
+    return "a date";
+  case toml::node_type::time:
+    return "a time";
+  case toml::node_type::date_time:
+    return "a date-time";
+  default:
+    return "nothing";
+  }
+}
+
+std::string seconds_text(double seconds) {
+  std::ostringstream out;
+  out << seconds;
+  return out.str();
+}
+
+std::string seconds_text(std::chrono::milliseconds duration) {
+  return seconds_text(static_cast<double>(duration.count()) / 1000) + " s";
+}
+
+std::string in_quotes(std::string_view text) {
+  return "'" + std::string{text} + "'";
+}
+
+/// The one section written as an array of tables, `[[experts]]`.
+constexpr std::string_view repeated_section = "experts";
+
+// -- the schema: a table of keys, each with a typed setter ------------------
+
+/// The kind of value a key takes: it decides the type check and how the text
+/// of an override is read.
+enum class value_kind {
+  string,
+  boolean,
+  bytes,
+  count,
+  number,
+  seconds,
+  string_list,
+  integer_list
+};
+
+const char* expected_text(value_kind kind) noexcept {
+  switch (kind) {
+  case value_kind::string:
+    return "a string";
+  case value_kind::boolean:
+    return "a boolean";
+  case value_kind::bytes:
+    return "an integer (bytes)";
+  case value_kind::count:
+    return "an integer";
+  case value_kind::number:
+    return "a number";
+  case value_kind::seconds:
+    return "a number (seconds)";
+  case value_kind::string_list:
+    return "an array of strings";
+  case value_kind::integer_list:
+    return "an array of integers";
+  }
+  return "?";
+}
+
+/// One key's value being applied to a config.
+struct key_use {
+  std::string name;        ///< `section.key`
+  const toml::node& value; ///< its TOML value
+  origin where;            ///< where the value was written
+  issue_list& issues;
+
+  /// Returns where `part` (e.g. an array element) of the value was written.
+  [[nodiscard]] origin at(const toml::node& part) const {
+    const auto& begin = part.source().begin;
+    if (where.from_override || begin.line == 0)
+      return where;
+    return origin{where.source, begin.line, begin.column, false};
+  }
+
+  void fail(std::string reason) const {
+    issues.add(where, name + ": " + std::move(reason));
+  }
+
+  void fail_at(const toml::node& part, std::string reason) const {
+    issues.add(at(part), name + ": " + std::move(reason));
+  }
+
+  void fail_type(value_kind kind) const {
+    fail(std::string{"expected "} + expected_text(kind) + ", got " +
+         type_name(value));
+  }
+};
+
+/// Checks a value and stores it in the config, or reports why not.
+using key_setter = std::function<void(node_config&, const key_use&)>;
+
+/// A key of the schema.
+struct key_spec {
+  value_kind kind;
+  key_setter set;
+};
+
+/// What a cross-key rule sees: the finished config and where each key that
+/// the input set came from.
+struct rule_context {
+  const std::map<std::string, origin, std::less<>>& set_keys;
+  origin file;
+  issue_list& issues;
+
+  /// Reports at the first of `keys` that the input set, or at the file if
+  /// every one of them kept its default.
+  void fail(std::initializer_list<std::string_view> keys,
+            std::string reason) const {
+    for (auto key : keys)
+      if (auto i = set_keys.find(key); i != set_keys.end()) {
+        issues.add(i->second, std::move(reason));
+        return;
+      }
+    issues.add(file, std::move(reason));
+  }
+};
+
+/// A check across keys, run once every key is set.
+using config_rule =
+    std::function<void(const node_config&, const rule_context&)>;
+
+/// The sections and keys a node config accepts, and its cross-key rules.
+/// A new part of colony adds its section in `make_node_schema` below: one
+/// line per key, naming the field and the check.
+class config_schema {
+ public:
+  void add(std::string_view section, std::string_view key, key_spec spec) {
+    sections_[std::string{section}].emplace(std::string{key}, std::move(spec));
+  }
+
+  void add_rule(config_rule rule) { rules_.push_back(std::move(rule)); }
+
+  [[nodiscard]] bool has_section(std::string_view section) const {
+    return sections_.find(section) != sections_.end();
+  }
+
+  [[nodiscard]] const key_spec* find(std::string_view section,
+                                     std::string_view key) const {
+    auto s = sections_.find(section);
+    if (s == sections_.end())
+      return nullptr;
+    auto k = s->second.find(key);
+    return k == s->second.end() ? nullptr : &k->second;
+  }
+
+  /// Returns "a, b, c": the keys of `section`, for hints.
+  [[nodiscard]] std::string keys_of(std::string_view section) const {
+    std::string result;
+    for (const auto& [key, spec] : sections_.find(section)->second)
+      result += (result.empty() ? "" : ", ") + key;
+    return result;
+  }
+
+  /// Returns "[a], [b]": every section, for hints.
+  [[nodiscard]] std::string section_names() const {
+    std::string result;
+    for (const auto& [section, keys] : sections_)
+      result += (result.empty() ? "[" : ", [") + section + "]";
+    return result;
+  }
+
+  [[nodiscard]] std::vector<std::string> all_keys() const {
+    std::vector<std::string> result;
+    for (const auto& [section, keys] : sections_)
+      for (const auto& [key, spec] : keys)
+        result.push_back(section + "." + key);
+    return result;
+  }
+
+  [[nodiscard]] const std::vector<config_rule>& rules() const noexcept {
+    return rules_;
+  }
+
+ private:
+  std::map<std::string, std::map<std::string, key_spec, std::less<>>,
+           std::less<>>
+      sections_;
+  std::vector<config_rule> rules_;
+};
+
+/// A check of one string; returns the reason it fails, if it does.
+using string_check =
+    std::function<std::optional<std::string>(const std::string&)>;
+
+// Each binder takes `access`, a function from the config to the field.
+
+template <class Access>
+key_spec string_key(Access access, string_check check = {}) {
+  return {value_kind::string, [=](node_config& cfg, const key_use& use) {
+            const auto* str = use.value.as_string();
+            if (str == nullptr)
+              return use.fail_type(value_kind::string);
+            if (check)
+              if (auto why = check(str->get()))
+                return use.fail(std::move(*why));
+            access(cfg) = str->get();
+          }};
+}
+
+template <class Access>
+key_spec bool_key(Access access) {
+  return {value_kind::boolean, [=](node_config& cfg, const key_use& use) {
+            const auto* flag = use.value.as_boolean();
+            if (flag == nullptr)
+              return use.fail_type(value_kind::boolean);
+            access(cfg) = flag->get();
+          }};
+}
+
+template <class Access>
+key_spec bytes_key(Access access) {
+  return {value_kind::bytes, [=](node_config& cfg, const key_use& use) {
+            const auto* num = use.value.as_integer();
+            if (num == nullptr)
+              return use.fail_type(value_kind::bytes);
+            if (num->get() <= 0)
+              return use.fail("must be a positive number of bytes, got " +
+                              std::to_string(num->get()));
+            access(cfg) = static_cast<size_t>(num->get());
+          }};
+}
+
+template <class Access>
+key_spec count_key(Access access, int64_t min = 0, int64_t max = 4096) {
+  return {value_kind::count, [=](node_config& cfg, const key_use& use) {
+            const auto* num = use.value.as_integer();
+            if (num == nullptr)
+              return use.fail_type(value_kind::count);
+            if (num->get() < min || num->get() > max)
+              return use.fail("must be between " + std::to_string(min) +
+                              " and " + std::to_string(max) + ", got " +
+                              std::to_string(num->get()));
+            access(cfg) = static_cast<size_t>(num->get());
+          }};
+}
+
+/// Durations are written in seconds, integer or fractional, and kept in
+/// milliseconds.
+template <class Access>
+key_spec seconds_key(Access access, bool zero_allowed = false) {
+  // Bounds the conversion to milliseconds well inside int64.
+  constexpr double max_seconds = 1e9;
+  return {value_kind::seconds, [=](node_config& cfg, const key_use& use) {
+            double seconds = 0;
+            if (const auto* f = use.value.as_floating_point())
+              seconds = f->get();
+            else if (const auto* i = use.value.as_integer())
+              seconds = static_cast<double>(i->get());
+            else
+              return use.fail_type(value_kind::seconds);
+            auto text = seconds_text(seconds);
+            if (zero_allowed && seconds == 0) {
+              access(cfg) = std::chrono::milliseconds{0};
+              return;
+            }
+            if (!std::isfinite(seconds) || seconds <= 0)
+              return use.fail("must be a positive number of seconds, got " +
+                              text);
+            if (seconds > max_seconds)
+              return use.fail("must be at most 1e9 seconds, got " + text);
+            auto ms = std::llround(seconds * 1000);
+            if (ms < 1)
+              return use.fail("must be at least 0.001 seconds, got " + text);
+            access(cfg) = std::chrono::milliseconds{ms};
+          }};
+}
+
+template <class Access>
+key_spec string_list_key(Access access, string_check check = {}) {
+  return {value_kind::string_list, [=](node_config& cfg, const key_use& use) {
+            const auto* arr = use.value.as_array();
+            if (arr == nullptr)
+              return use.fail_type(value_kind::string_list);
+            std::vector<std::string> result;
+            bool ok = true;
+            for (size_t i = 0; i < arr->size(); ++i) {
+              const auto& element = *arr->get(i);
+              auto prefix = "element " + std::to_string(i) + ": ";
+              const auto* str = element.as_string();
+              if (str == nullptr) {
+                use.fail_at(element, prefix + "expected a string, got " +
+                                         type_name(element));
+                ok = false;
+              } else if (auto why = check ? check(str->get()) : std::nullopt) {
+                use.fail_at(element, prefix + *why);
+                ok = false;
+              } else {
+                result.push_back(str->get());
+              }
+            }
+            if (ok)
+              access(cfg) = std::move(result);
+          }};
+}
+
+/// An array of integers, each in [min, max].
+template <class Access>
+key_spec integer_list_key(Access access, int64_t min, int64_t max) {
+  return {value_kind::integer_list, [=](node_config& cfg, const key_use& use) {
+            const auto* arr = use.value.as_array();
+            if (arr == nullptr)
+              return use.fail_type(value_kind::integer_list);
+            std::vector<int64_t> result;
+            bool ok = true;
+            for (size_t i = 0; i < arr->size(); ++i) {
+              const auto& element = *arr->get(i);
+              auto prefix = "element " + std::to_string(i) + ": ";
+              const auto* num = element.as_integer();
+              if (num == nullptr) {
+                use.fail_at(element, prefix + "expected an integer, got " +
+                                         type_name(element));
+                ok = false;
+              } else if (num->get() < min || num->get() > max) {
+                use.fail_at(element, prefix + "must be between " +
+                                         std::to_string(min) + " and " +
+                                         std::to_string(max) + ", got " +
+                                         std::to_string(num->get()));
+                ok = false;
+              } else {
+                result.push_back(num->get());
+              }
+            }
+            if (ok)
+              access(cfg) = std::move(result);
+          }};
+}
+
+/// A non-negative number (integer or floating point), at most `max`.
+template <class Access>
+key_spec number_key(Access access,
+                    double max = std::numeric_limits<double>::infinity()) {
+  return {value_kind::number, [=](node_config& cfg, const key_use& use) {
+            double x = 0;
+            if (const auto* f = use.value.as_floating_point())
+              x = f->get();
+            else if (const auto* i = use.value.as_integer())
+              x = static_cast<double>(i->get());
+            else
+              return use.fail_type(value_kind::number);
+            auto text = seconds_text(x);
+            // Written as a negation so that NaN fails too.
+            if (std::isfinite(max) && !(x >= 0 && x <= max))
+              return use.fail("must be between 0 and " + seconds_text(max) +
+                              ", got " + text);
+            if (!std::isfinite(x) || x < 0)
+              return use.fail("must be a non-negative number, got " + text);
+            access(cfg) = x;
+          }};
+}
+
+/// A tensor codec by name.
+template <class Access>
+key_spec codec_key(Access access) {
+  return {value_kind::string, [=](node_config& cfg, const key_use& use) {
+            const auto* str = use.value.as_string();
+            if (str == nullptr)
+              return use.fail_type(value_kind::string);
+            auto codec = parse_compression_type(str->get());
+            if (!codec)
+              return use.fail("unknown compression " + in_quotes(str->get()) +
+                              " (none, float16, scaled_float16, uniform_8bit, "
+                              "quantile_8bit)");
+            access(cfg) = *codec;
+          }};
+}
+
+/// A check that accepts only the words in `choices`.
+string_check one_of(std::vector<std::string> choices) {
+  return [choices](const std::string& text) -> std::optional<std::string> {
+    for (const auto& c : choices)
+      if (text == c)
+        return std::nullopt;
+    std::string list;
+    for (const auto& c : choices)
+      list += (list.empty() ? "" : ", ") + c;
+    return "unknown value " + in_quotes(text) + " (" + list + ")";
+  };
+}
+
+std::optional<std::string> check_pattern(const std::string& text) {
+  if (auto uids = moe::expand_expert_pattern(text, size_t{1} << 24); !uids)
+    return reason_of(uids.error());
+  return std::nullopt;
+}
+
+std::optional<std::string> check_uid(const std::string& text) {
+  if (auto parsed = moe::parse_uid(text); !parsed)
+    return reason_of(parsed.error());
+  return std::nullopt;
+}
+
+std::optional<std::string> check_grid(const std::string& text) {
+  if (auto grid = trainer::parse_expert_grid(text); !grid)
+    return reason_of(grid.error());
+  return std::nullopt;
+}
+
+std::optional<std::string> check_device(const std::string& text) {
+  if (text == "cpu" || (text.rfind("cuda", 0) == 0))
+    return std::nullopt;
+  return "unknown device " + in_quotes(text) + " (cpu or cuda:N)";
+}
+
+std::optional<std::string> check_listen(const std::string& text) {
+  auto addr = peer_address::parse(text);
+  if (!addr)
+    return reason_of(addr.error());
+  if (addr->id)
+    return "a listen address names no peer id (the node's own id comes "
+           "from its identity)";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_peer(const std::string& text) {
+  auto addr = peer_address::parse(text);
+  if (!addr)
+    return reason_of(addr.error());
+  if (addr->port == 0)
+    return "bad address " + in_quotes(text) + ": port 0 cannot be dialed";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_peer_id(const std::string& text) {
+  if (auto id = peer_id::parse(text); !id)
+    return reason_of(id.error());
+  return std::nullopt;
+}
+
+std::optional<std::string> check_swarm_id(const std::string& text) {
+  // Travels in every handshake.
+  constexpr size_t max_size = 256;
+  if (text.empty())
+    return std::string{"must not be empty"};
+  if (text.size() > max_size)
+    return "must be at most " + std::to_string(max_size) + " bytes";
+  return std::nullopt;
+}
+
+std::optional<std::string> check_log_level(const std::string& text) {
+  if (auto level = parse_log_level(text); !level)
+    return reason_of(level.error());
+  return std::nullopt;
+}
+
+/// `[trainer]`: the training loop of `colony train`
+/// (actors/trainer/trainer_options.hpp).
+void add_trainer_keys(config_schema& s) {
+  using std::chrono::milliseconds;
+  using strings = std::vector<std::string>;
+  using trainer::trainer_options;
+  auto t = [](node_config& c) -> trainer_options& {
+    return c.trainer;
+  };
+  s.add("trainer", "dataset_dir",
+        string_key(
+            [=](node_config& c) -> std::string& { return t(c).dataset_dir; }));
+  s.add(
+      "trainer", "classes",
+      integer_list_key(
+          [=](node_config& c) -> std::vector<int64_t>& { return t(c).classes; },
+          0, 9));
+  s.add("trainer", "hidden_dim",
+        count_key([=](node_config& c) -> int64_t& { return t(c).hidden_dim; },
+                  1, 1 << 16));
+  s.add("trainer", "layer",
+        string_key([=](node_config& c) -> std::string& { return t(c).layer; },
+                   one_of({"moe", "switch"})));
+  s.add("trainer", "grids",
+        string_list_key([=](node_config& c) -> strings& { return t(c).grids; },
+                        check_grid));
+  s.add("trainer", "local_experts",
+        bool_key([=](node_config& c) -> bool& { return t(c).local_experts; }));
+  s.add("trainer", "expert_cls",
+        string_key(
+            [=](node_config& c) -> std::string& { return t(c).expert_cls; }));
+  s.add("trainer", "k_best",
+        count_key([=](node_config& c) -> size_t& { return t(c).k_best; }, 1,
+                  1 << 16));
+  s.add("trainer", "k_min",
+        count_key([=](node_config& c) -> size_t& { return t(c).k_min; }, 0,
+                  1 << 16));
+  s.add(
+      "trainer", "backward_k_min",
+      count_key([=](node_config& c) -> size_t& { return t(c).backward_k_min; },
+                0, 1 << 16));
+  s.add("trainer", "forward_timeout",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return t(c).forward_timeout;
+        }));
+  s.add("trainer", "backward_timeout",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return t(c).backward_timeout;
+        }));
+  s.add("trainer", "timeout_after_k_min",
+        seconds_key([=](node_config& c)
+                        -> milliseconds& { return t(c).timeout_after_k_min; },
+                    true));
+  s.add("trainer", "allow_zero_outputs", bool_key([=](node_config& c) -> bool& {
+          return t(c).allow_zero_outputs;
+        }));
+  s.add("trainer", "detect_anomalies", bool_key([=](node_config& c) -> bool& {
+          return t(c).detect_anomalies;
+        }));
+  s.add(
+      "trainer", "failure_backoff",
+      seconds_key(
+          [=](node_config& c) -> milliseconds& { return t(c).failure_backoff; },
+          true));
+  s.add("trainer", "max_failure_backoff",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return t(c).max_failure_backoff;
+        }));
+  s.add("trainer", "compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return t(c).compression;
+        }));
+  s.add("trainer", "batch_size",
+        count_key([=](node_config& c) -> size_t& { return t(c).batch_size; }, 1,
+                  1 << 20));
+  s.add("trainer", "learning_rate", number_key([=](node_config& c) -> double& {
+          return t(c).learning_rate;
+        }));
+  s.add("trainer", "balancing_loss_weight",
+        number_key([=](node_config& c) -> double& {
+          return t(c).balancing_loss_weight;
+        }));
+  s.add("trainer", "max_steps",
+        count_key([=](node_config& c) -> uint64_t& { return t(c).max_steps; },
+                  0, int64_t{1} << 40));
+  s.add("trainer", "max_time",
+        seconds_key(
+            [=](node_config& c) -> milliseconds& { return t(c).max_time; },
+            true));
+  s.add("trainer", "eval_every",
+        count_key([=](node_config& c) -> uint64_t& { return t(c).eval_every; },
+                  0, int64_t{1} << 40));
+  s.add(
+      "trainer", "eval_samples",
+      count_key([=](node_config& c) -> uint64_t& { return t(c).eval_samples; },
+                0, int64_t{1} << 40));
+  s.add(
+      "trainer", "report_every",
+      count_key([=](node_config& c) -> uint64_t& { return t(c).report_every; },
+                1, int64_t{1} << 40));
+  s.add("trainer", "seed",
+        count_key([=](node_config& c) -> uint64_t& { return t(c).seed; }, 0,
+                  std::numeric_limits<int64_t>::max()));
+  s.add("trainer", "wait_for_experts",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return t(c).wait_for_experts;
+        }));
+  s.add("trainer", "metrics_csv",
+        string_key(
+            [=](node_config& c) -> std::string& { return t(c).metrics_csv; }));
+  s.add("trainer", "plot",
+        string_key([=](node_config& c) -> std::string& { return t(c).plot; }));
+  s.add_rule([](const node_config& c, const rule_context& ctx) {
+    const auto& o = c.trainer;
+    if (!c.has_trainer)
+      return;
+    if (o.max_steps == 0 && o.max_time.count() == 0)
+      ctx.fail({"trainer.max_steps", "trainer.max_time"},
+               "[trainer] needs max_steps or max_time (or both)");
+    if (o.grids.empty())
+      ctx.fail({"trainer.grids"}, "[trainer] needs at least one grid");
+    if (o.local_experts && o.layer != "moe")
+      ctx.fail({"trainer.local_experts", "trainer.layer"},
+               "trainer.local_experts needs layer = \"moe\"");
+    if (o.learning_rate <= 0)
+      ctx.fail({"trainer.learning_rate"},
+               "trainer.learning_rate must be positive");
+  });
+}
+
+config_schema make_node_schema() {
+  using std::chrono::milliseconds;
+  using strings = std::vector<std::string>;
+  config_schema s;
+  // [node]
+  s.add("node", "listen",
+        string_key([](node_config& c) -> std::string& { return c.listen; },
+                   check_listen));
+  s.add("node", "initial_peers",
+        string_list_key(
+            [](node_config& c) -> strings& { return c.initial_peers; },
+            check_peer));
+  s.add("node", "identity_path", string_key([](node_config& c) -> std::string& {
+          return c.identity_path;
+        }));
+  s.add("node", "swarm_id",
+        string_key([](node_config& c) -> std::string& { return c.swarm_id; },
+                   check_swarm_id));
+  s.add("node", "log_level",
+        string_key([](node_config& c) -> std::string& { return c.log_level; },
+                   check_log_level));
+  s.add("node", "client_mode",
+        bool_key([](node_config& c) -> bool& { return c.client_mode; }));
+  s.add("node", "control_peers",
+        string_list_key(
+            [](node_config& c) -> strings& { return c.control_peers; },
+            check_peer_id));
+  // [dht]: a Kademlia DHT node in this process (actors/dht).
+  s.add("dht", "enabled",
+        bool_key([](node_config& c) -> bool& { return c.dht_enabled; }));
+  s.add("dht", "bucket_size",
+        count_key([](node_config& c) -> size_t& { return c.dht.bucket_size; },
+                  1));
+  s.add("dht", "depth_modulo",
+        count_key([](node_config& c) -> size_t& { return c.dht.depth_modulo; },
+                  1, 160));
+  s.add("dht", "num_replicas",
+        count_key([](node_config& c) -> size_t& { return c.dht.num_replicas; },
+                  1));
+  s.add("dht", "parallel_rpc",
+        count_key([](node_config& c) -> size_t& { return c.dht.parallel_rpc; },
+                  1));
+  s.add("dht", "wait_timeout", seconds_key([](node_config& c) -> milliseconds& {
+          return c.dht.wait_timeout;
+        }));
+  s.add("dht", "refresh_period",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.dht.refresh_period;
+        }));
+  s.add("dht", "cache_locally",
+        bool_key([](node_config& c) -> bool& { return c.dht.cache_locally; }));
+  s.add("dht", "cache_nearest",
+        bool_key([](node_config& c) -> bool& { return c.dht.cache_nearest; }));
+  s.add(
+      "dht", "storage_maxsize",
+      count_key([](node_config& c) -> size_t& { return c.dht.storage_maxsize; },
+                0, int64_t{1} << 40));
+  s.add("dht", "cache_maxsize",
+        count_key([](node_config& c) -> size_t& { return c.dht.cache_maxsize; },
+                  0, int64_t{1} << 40));
+  s.add("dht", "client_mode",
+        bool_key([](node_config& c) -> bool& { return c.dht.client_mode; }));
+  s.add("dht", "ensure_bootstrap_success",
+        bool_key([](node_config& c) -> bool& {
+          return c.dht.ensure_bootstrap_success;
+        }));
+  s.add("node", "compute_threads",
+        count_key([](node_config& c) -> size_t& { return c.compute_threads; }));
+  // [transport]: one key per field of transport_options.
+  s.add("transport", "max_frame_bytes",
+        bytes_key([](node_config& c) -> size_t& {
+          return c.transport.max_frame_bytes;
+        }));
+  s.add("transport", "max_message_bytes",
+        bytes_key([](node_config& c) -> size_t& {
+          return c.transport.max_message_bytes;
+        }));
+  s.add("transport", "part_bytes", bytes_key([](node_config& c) -> size_t& {
+          return c.transport.part_bytes;
+        }));
+  s.add("transport", "max_inflight_bytes",
+        bytes_key([](node_config& c) -> size_t& {
+          return c.transport.max_inflight_bytes;
+        }));
+  s.add("transport", "heartbeat_interval",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.transport.heartbeat_interval;
+        }));
+  s.add("transport", "idle_timeout",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.transport.idle_timeout;
+        }));
+  s.add("transport", "peer_timeout",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.transport.peer_timeout;
+        }));
+  s.add("transport", "connect_timeout",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.transport.connect_timeout;
+        }));
+  s.add("transport", "handshake_timeout",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.transport.handshake_timeout;
+        }));
+  s.add("transport", "default_call_timeout",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.transport.default_call_timeout;
+        }));
+  // [[experts]]: groups of hosted experts (apps/expert_group_config.hpp).
+  // Keys are applied to the group being read, the last one of the list.
+  auto group = [](node_config& c) -> expert_group_config& {
+    return c.experts.back();
+  };
+  s.add(
+      "experts", "num_experts",
+      count_key([=](node_config& c) -> size_t& { return group(c).num_experts; },
+                0, 1 << 20));
+  s.add("experts", "expert_pattern",
+        string_key([=](node_config& c)
+                       -> std::string& { return group(c).expert_pattern; },
+                   check_pattern));
+  s.add("experts", "expert_uids",
+        string_list_key(
+            [=](node_config& c) -> strings& { return group(c).expert_uids; },
+            check_uid));
+  s.add("experts", "expert_cls",
+        string_key([=](node_config& c) -> std::string& {
+          return group(c).expert_cls;
+        }));
+  s.add(
+      "experts", "hidden_dim",
+      count_key([=](node_config& c) -> int64_t& { return group(c).hidden_dim; },
+                1, 1 << 20));
+  s.add("experts", "min_batch_size",
+        count_key(
+            [=](node_config& c) -> size_t& { return group(c).min_batch_size; },
+            1, 1 << 24));
+  s.add("experts", "max_batch_size",
+        count_key(
+            [=](node_config& c) -> size_t& { return group(c).max_batch_size; },
+            1, 1 << 24));
+  s.add("experts", "device",
+        string_key(
+            [=](node_config& c) -> std::string& { return group(c).device; },
+            check_device));
+  s.add("experts", "optimizer",
+        string_key([=](node_config& c)
+                       -> std::string& { return group(c).backend.optimizer; },
+                   one_of({"adam", "sgd", "none"})));
+  s.add("experts", "learning_rate", number_key([=](node_config& c) -> double& {
+          return group(c).backend.learning_rate;
+        }));
+  s.add("experts", "scheduler",
+        string_key([=](node_config& c)
+                       -> std::string& { return group(c).backend.scheduler; },
+                   one_of({"none", "linear"})));
+  s.add("experts", "num_warmup_steps",
+        count_key([=](node_config& c)
+                      -> int64_t& { return group(c).backend.num_warmup_steps; },
+                  0, int64_t{1} << 40));
+  s.add("experts", "num_training_steps",
+        count_key(
+            [=](node_config& c) -> int64_t& {
+              return group(c).backend.num_training_steps;
+            },
+            0, int64_t{1} << 40));
+  s.add("experts", "clip_grad_norm", number_key([=](node_config& c) -> double& {
+          return group(c).backend.clip_grad_norm;
+        }));
+  s.add("experts", "update_period",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return group(c).update_period;
+        }));
+  s.add("experts", "expiration",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return group(c).expiration;
+        }));
+  s.add("experts", "compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return group(c).compression;
+        }));
+  s.add("experts", "checkpoint_dir",
+        string_key([=](node_config& c) -> std::string& {
+          return group(c).checkpoint_dir;
+        }));
+  s.add("experts", "drop_rate",
+        number_key(
+            [=](node_config& c) -> double& { return group(c).drop_rate; }, 1));
+  s.add_rule([](const node_config& c, const rule_context& ctx) {
+    for (size_t i = 0; i < c.experts.size(); ++i) {
+      const auto& g = c.experts[i];
+      auto name = "[[experts]] #" + std::to_string(i + 1) + ": ";
+      if (g.expert_uids.empty() &&
+          (g.expert_pattern.empty() || g.num_experts == 0))
+        ctx.fail({"experts.expert_uids", "experts.expert_pattern",
+                  "experts.num_experts"},
+                 name + "needs expert_uids, or expert_pattern and "
+                        "num_experts > 0");
+      if (!g.expert_uids.empty() && !g.expert_pattern.empty())
+        ctx.fail({"experts.expert_uids", "experts.expert_pattern"},
+                 name + "takes expert_uids or expert_pattern, not both");
+      if (g.min_batch_size > g.max_batch_size)
+        ctx.fail({"experts.min_batch_size", "experts.max_batch_size"},
+                 name + "min_batch_size (" + std::to_string(g.min_batch_size) +
+                     ") exceeds max_batch_size (" +
+                     std::to_string(g.max_batch_size) + ")");
+      const auto& b = g.backend;
+      if (b.scheduler == "linear" &&
+          (b.num_training_steps <= 0 ||
+           b.num_warmup_steps > b.num_training_steps))
+        ctx.fail({"experts.scheduler", "experts.num_training_steps"},
+                 name + "scheduler linear needs num_training_steps > 0 and "
+                        "num_warmup_steps <= num_training_steps");
+    }
+  });
+  add_trainer_keys(s);
+  // Cross-key rules.
+  s.add_rule([](const node_config& c, const rule_context& ctx) {
+    // A part travels in one frame together with its call header.
+    const auto& t = c.transport;
+    if (t.part_bytes > t.max_frame_bytes / 2)
+      ctx.fail({"transport.part_bytes", "transport.max_frame_bytes"},
+               "transport.part_bytes (" + std::to_string(t.part_bytes) +
+                   ") must be at most half of transport.max_frame_bytes (" +
+                   std::to_string(t.max_frame_bytes) + ")");
+  });
+  s.add_rule([](const node_config& c, const rule_context& ctx) {
+    // Otherwise a frame of the largest size could never be sent.
+    const auto& t = c.transport;
+    if (t.max_inflight_bytes < t.max_frame_bytes)
+      ctx.fail({"transport.max_inflight_bytes", "transport.max_frame_bytes"},
+               "transport.max_inflight_bytes (" +
+                   std::to_string(t.max_inflight_bytes) +
+                   ") must be at least transport.max_frame_bytes (" +
+                   std::to_string(t.max_frame_bytes) + ")");
+  });
+  s.add_rule([](const node_config& c, const rule_context& ctx) {
+    // Otherwise an idle but healthy peer times out between heartbeats.
+    const auto& t = c.transport;
+    if (t.heartbeat_interval >= t.peer_timeout)
+      ctx.fail({"transport.heartbeat_interval", "transport.peer_timeout"},
+               "transport.heartbeat_interval (" +
+                   seconds_text(t.heartbeat_interval) +
+                   ") must be shorter than transport.peer_timeout (" +
+                   seconds_text(t.peer_timeout) + ")");
+  });
+  return s;
+}
+
+const config_schema& node_schema() {
+  static const config_schema schema = make_node_schema();
+  return schema;
+}
+
+// -- reading input ----------------------------------------------------------
+
+std::string_view trim(std::string_view text) {
+  constexpr std::string_view blanks = " \t\r\n";
+  auto first = text.find_first_not_of(blanks);
+  if (first == std::string_view::npos)
+    return {};
+  auto last = text.find_last_not_of(blanks);
+  return text.substr(first, last - first + 1);
+}
+
+/// Reads the value text of an override as TOML, falling back to a plain
+/// string; the result is the value under key "v" of a one-key table.
+toml::table read_override_value(std::string_view text, value_kind kind,
+                                const std::string& source) {
+  toml::table holder;
+  try {
+    holder = toml::parse("v = " + std::string{text}, source);
+    if (holder.size() != 1 || !holder.contains("v"))
+      holder = toml::table{{"v", std::string{text}}};
+  } catch (const toml::parse_error&) {
+    holder = toml::table{{"v", std::string{text}}};
+  }
+  const toml::node& value = *holder.get("v");
+  bool scalar = value.is_number() || value.is_boolean() || value.is_date() ||
+                value.is_time() || value.is_date_time();
+  // `--set node.swarm_id=2024` means the string "2024".
+  if (kind == value_kind::string && scalar)
+    holder.insert_or_assign("v", std::string{text});
+  // `--set node.initial_peers=HOST:PORT` means a list of one.
+  if (kind == value_kind::string_list && value.is_string())
+    holder.insert_or_assign("v", toml::array{value.as_string()->get()});
+  // `--set trainer.classes=3` means a list of one.
+  if (kind == value_kind::integer_list && value.is_integer())
+    holder.insert_or_assign("v", toml::array{value.as_integer()->get()});
+  return holder;
+}
+
+/// Checks one `section.key=value` override and writes it into `root`.
+void apply_override(toml::table& root, std::string_view text,
+                    const config_schema& schema,
+                    std::map<std::string, origin, std::less<>>& origins,
+                    issue_list& issues) {
+  auto eq = text.find('=');
+  auto key = std::string{trim(text.substr(0, eq))};
+  origin where{"--set " + key, 0, 0, true};
+  auto dot = key.find('.');
+  if (eq == std::string_view::npos || dot == std::string::npos || dot == 0 ||
+      dot + 1 == key.size()) {
+    issues.add(where, "expected section.key=value, e.g. "
+                      "node.listen=127.0.0.1:5000");
+    return;
+  }
+  auto section = key.substr(0, dot);
+  auto name = key.substr(dot + 1);
+  if (!schema.has_section(section)) {
+    issues.add(where, "unknown section [" + section +
+                          "] (known: " + schema.section_names() + ")");
+    return;
+  }
+  const auto* spec = schema.find(section, name);
+  if (spec == nullptr) {
+    issues.add(where, "unknown key " + in_quotes(name) + " in [" + section +
+                          "] (known: " + schema.keys_of(section) + ")");
+    return;
+  }
+  auto holder =
+      read_override_value(trim(text.substr(eq + 1)), spec->kind, where.source);
+  auto* target = root.get(section);
+  if (section == repeated_section) {
+    // Applies to every group; a file without one gets one.
+    if (target == nullptr)
+      target = root.insert(section, toml::array{toml::table{}})
+                   .first->second.as_array();
+    if (auto* groups = target->as_array();
+        groups && groups->is_array_of_tables()) {
+      for (auto&& group : *groups)
+        group.as_table()->insert_or_assign(name, *holder.get("v"));
+      origins[key] = where;
+    }
+    return;
+  }
+  if (target == nullptr)
+    target = root.insert(section, toml::table{}).first->second.as_table();
+  // A file whose section is not a table gets that reported on its own.
+  if (auto* table = target->as_table()) {
+    table->insert_or_assign(name, std::move(*holder.get("v")));
+    origins[key] = where;
+  }
+}
+
+origin origin_at(const std::string& source, const toml::source_region& r) {
+  return origin{source, r.begin.line, r.begin.column, false};
+}
+
+} // namespace
+
+caf::expected<node_config>
+parse_node_config(std::string_view toml_text, std::string_view source_name,
+                  const std::vector<std::string>& overrides) {
+  const auto& schema = node_schema();
+  std::string source =
+      source_name.empty() ? std::string{"<config>"} : std::string{source_name};
+  issue_list issues;
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, source);
+  } catch (const toml::parse_error& err) {
+    issues.add(origin_at(source, err.source()),
+               "TOML syntax error: " + std::string{err.description()});
+    return issues.to_error();
+  }
+  // Overrides go into the parsed tree first, so they replace file values
+  // before anything is checked.
+  std::map<std::string, origin, std::less<>> override_origins;
+  for (const auto& text : overrides)
+    apply_override(root, text, schema, override_origins, issues);
+  node_config cfg;
+  std::map<std::string, origin, std::less<>> set_keys;
+  for (auto&& [section_key, section_node] : root) {
+    auto section = std::string{section_key.str()};
+    auto section_where = origin_at(source, section_key.source());
+    if (!schema.has_section(section)) {
+      if (section_node.is_table())
+        issues.add(section_where, "unknown section [" + section + "] (known: " +
+                                      schema.section_names() + ")");
+      else if (section_node.is_array_of_tables())
+        issues.add(section_where, "unknown section [[" + section +
+                                      "]] (known: " + schema.section_names() +
+                                      ")");
+      else
+        issues.add(section_where,
+                   "unknown top-level key " + in_quotes(section) +
+                       " (keys belong in a section: " + schema.section_names() +
+                       ")");
+      continue;
+    }
+    // Applies the keys of one table of `section` to the config.
+    auto apply_table = [&](const toml::table& table) {
+      for (auto&& [key, value] : table) {
+        auto name = section + "." + std::string{key.str()};
+        auto over = override_origins.find(name);
+        bool overridden = over != override_origins.end();
+        origin key_where =
+            overridden ? over->second : origin_at(source, key.source());
+        const auto* spec = schema.find(section, key.str());
+        if (spec == nullptr) {
+          issues.add(key_where,
+                     "unknown key " + in_quotes(key.str()) + " in [" + section +
+                         "] (known: " + schema.keys_of(section) + ")");
+          continue;
+        }
+        origin value_where = key_where;
+        if (!overridden && value.source().begin.line != 0)
+          value_where = origin_at(source, value.source());
+        spec->set(cfg, key_use{name, value, value_where, issues});
+        set_keys[name] = value_where;
+      }
+    };
+    if (section == repeated_section) {
+      const auto* groups = section_node.as_array();
+      if (groups == nullptr || !groups->is_array_of_tables()) {
+        issues.add(section_where, "experts must be written [[experts]] (an "
+                                  "array of tables), got " +
+                                      std::string{type_name(section_node)});
+        continue;
+      }
+      for (auto&& group : *groups) {
+        cfg.experts.emplace_back();
+        apply_table(*group.as_table());
+      }
+      continue;
+    }
+    const auto* table = section_node.as_table();
+    if (table == nullptr) {
+      issues.add(section_where, in_quotes(section) + " must be a table [" +
+                                    section + "], got " +
+                                    type_name(section_node));
+      continue;
+    }
+    if (section == "trainer")
+      cfg.has_trainer = true;
+    apply_table(*table);
+  }
+  // Cross-key rules only make sense on values that passed their own checks.
+  if (issues.empty()) {
+    rule_context ctx{set_keys, origin{source}, issues};
+    for (const auto& rule : schema.rules())
+      rule(cfg, ctx);
+  }
+  if (!issues.empty())
+    return issues.to_error();
+  cfg.source_path = std::string{source_name};
+  return cfg;
+}
+
+caf::expected<node_config>
+load_node_config(const std::string& path,
+                 const std::vector<std::string>& overrides) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return make_error(errc::io_error,
+                      "cannot read config file " + path + ": is a directory");
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return make_error(errc::io_error, "cannot read config file " + path + ": " +
+                                          std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad())
+    return make_error(errc::io_error, "cannot read config file " + path);
+  return parse_node_config(text.str(), path, overrides);
+}
+
+std::vector<std::string> node_config_keys() {
+  return node_schema().all_keys();
+}
+
+} // namespace colony
