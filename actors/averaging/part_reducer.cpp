@@ -94,11 +94,12 @@ reducer_update part_reducer::accept(part_message message) {
   while (pending_.size() <= message.part_index - done_)
     pending_.emplace_back();
   auto& part = pending_[message.part_index - done_];
+  // The first arrival starts the sum (one pass); later ones add to it.
   if (!part.sum.defined())
     part.sum =
-        at::zeros({info.numel()},
-                  at::TensorOptions{}.dtype(accumulation_dtype(info.dtype)));
-  part.sum.add_(values, message.weight);
+        at::mul(values.to(accumulation_dtype(info.dtype)), message.weight);
+  else
+    part.sum.add_(values, message.weight);
   part.weight += message.weight;
   part.senders.push_back(sender);
   part.values.push_back(std::move(message.values));
