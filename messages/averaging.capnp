@@ -18,10 +18,109 @@ using import "tensor.capnp".Tensor;
 # All-reduce
 # ---------------------------------------------------------------------------
 
-# (all-reduce messages go here)
+# A round's flat vector (the averaged tensors' elements one after another,
+# each row-major) is split into one contiguous span per member, and each span
+# into parts of at most `part_size_bytes` encoded bytes that never mix dtypes
+# or codecs. Every member derives the same spans and parts from the group's
+# tensor schema, the partition, the part size and the compression policy
+# (the rule: actors/averaging/tensor_parts.hpp), so a part is named by its
+# index within the reducer's span alone. A sender calls the reducer once per
+# part, in order; the reducer answers each call when that part is averaged.
+
+# A call from a sender to the reducer of a span.
+struct AllReduceRequest {
+  groupId @0 :Data;          # the round's group id (from begin-all-reduce)
+  sender @1 :UInt32;         # the sender's index in the group's member list;
+                             # the reducer checks it against the caller's peer id
+  union {
+    part @2 :AllReducePart;
+    abort @3 :Text;          # the sender stops contributing from its next part
+                             # on (why); the reducer excludes it at once
+  }
+}
+
+# One part of the sender's copy of the reducer's span.
+struct AllReducePart {
+  partIndex @0 :UInt32;      # within the reducer's span, from 0, in order
+  weight @1 :Float64;        # the sender's weight in this step: finite, >= 0
+  values @2 :Tensor;         # 1-D, the part's numel and dtype, the part's codec
+}
+
+# Why a reducer did not count a part, or could not average it. A sender that
+# gets one keeps its local values for that part.
+enum PartRefusalReason {
+  timeout @0;      # the sender was silent past the reducer's sender timeout
+  failed @1;       # the sender's call failed or it aborted
+  wrongSize @2;    # values of another numel, shape or dtype than the part's
+  wrongGroup @3;   # a group id other than the round's
+  nonFinite @4;    # NaN or infinity among the values
+  outOfOrder @5;   # not the next part the reducer expected from the sender
+  badWeight @6;    # negative or non-finite weight
+  notASender @7;   # not a member that contributes tensors (e.g. auxiliary)
+  notAveraged @8;  # the part got no average (every weight was 0)
+}
+
+# The reducer's answer to an AllReducePart. After timeout, failed, wrongSize,
+# wrongGroup, nonFinite, outOfOrder or badWeight, the sender is excluded from
+# that part on: its later parts are refused with the same reason.
+struct AllReduceReply {
+  partIndex @0 :UInt32;
+  union {
+    delta @1 :PartDelta;
+    refused @2 :PartRefusal;
+  }
+}
+
+struct PartDelta {
+  values @0 :Tensor;           # average - what this sender sent: 1-D, the
+                               # part's numel and dtype, the part's codec
+  contributors @1 :List(UInt32); # members the average counts, ascending
+}
+
+struct PartRefusal {
+  reason @0 :PartRefusalReason;
+  message @1 :Text;            # details for the sender's log
+}
 
 # ---------------------------------------------------------------------------
 # State download
 # ---------------------------------------------------------------------------
 
-# (state download messages go here)
+# A peer that shares its state (`allow_state_sharing`) serves it in parts
+# that the downloader pulls, several at a time: the first request names no
+# snapshot; the server freezes a snapshot of its metadata and tensors, names
+# it in every reply, and the downloader repeats the name in its later
+# requests, so that every part comes from the same snapshot. A server that
+# no longer holds the named snapshot answers with an error; the downloader
+# then starts over with another peer.
+
+using import "tensor.capnp".DType;
+
+struct StateRequest {
+  snapshot @0 :UInt64;         # 0: start a new download (partIndex 0)
+  partIndex @1 :UInt32;
+}
+
+# The dtype and shape of one state tensor.
+struct StateTensorInfo {
+  dtype @0 :DType;
+  shape @1 :List(Int64);
+}
+
+# A run of consecutive elements of one state tensor (row-major order).
+struct StateChunk {
+  tensorIndex @0 :UInt32;
+  offset @1 :UInt64;           # index of the chunk's first element
+  values @2 :Tensor;           # 1-D, the tensor's dtype, any codec that
+                               # applies to it (`state_compression`)
+}
+
+struct StatePart {
+  snapshot @0 :UInt64;         # nonzero
+  partIndex @1 :UInt32;
+  partCount @2 :UInt32;        # the same in every part of a snapshot
+  metadata @3 :Data;           # part 0 only: the owner's opaque metadata
+  tensors @4 :List(StateTensorInfo); # part 0 only: every state tensor
+  chunks @5 :List(StateChunk); # disjoint; together the parts cover every
+                               # element of every tensor exactly once
+}
