@@ -17,30 +17,6 @@ expert_grid grid_or_throw(const std::string& pattern) {
   return std::move(*grid);
 }
 
-std::optional<std::chrono::milliseconds>
-after_k_min(std::chrono::milliseconds timeout) {
-  if (timeout.count() <= 0)
-    return std::nullopt;
-  return timeout;
-}
-
-/// The call options the MoE and the Switch-MoE layer share (their options
-/// have the same setters).
-template <class LayerOptions>
-void set_call_options(LayerOptions& o, const trainer_options& t) {
-  o.k_min(t.k_min)
-      .forward_timeout(t.forward_timeout)
-      .timeout_after_k_min(after_k_min(t.timeout_after_k_min))
-      .backward_k_min(t.backward_k_min)
-      .backward_timeout(t.backward_timeout)
-      .backward_timeout_after_k_min(after_k_min(t.timeout_after_k_min))
-      .allow_zero_outputs(t.allow_zero_outputs)
-      .detect_anomalies(t.detect_anomalies)
-      .failure_backoff(t.failure_backoff)
-      .max_failure_backoff(t.max_failure_backoff)
-      .compression(t.compression);
-}
-
 } // namespace
 
 DmoeClassifierImpl::DmoeClassifierImpl(const trainer_options& options,
@@ -56,6 +32,7 @@ DmoeClassifierImpl::DmoeClassifierImpl(const trainer_options& options,
     throw std::invalid_argument("local_experts needs layer = moe");
   if (!options.local_experts && swarm.system == nullptr)
     throw std::invalid_argument("remote experts need a swarm to call");
+  const auto calls = options.call_options();
   for (size_t b = 0; b < options.grids.size(); ++b) {
     auto grid = grid_or_throw(options.grids[b]);
     auto name = "block" + std::to_string(b);
@@ -64,15 +41,16 @@ DmoeClassifierImpl::DmoeClassifierImpl(const trainer_options& options,
           name, LocalMixtureOfExperts(d, grid.size, options.expert_cls,
                                       options.k_best)));
     } else if (options.layer == "moe") {
-      moe::RemoteMixtureOfExpertsOptions o(d, grid.size, grid.uid_prefix);
-      o.k_best(options.k_best);
-      set_call_options(o, options);
+      auto o = moe::RemoteMixtureOfExpertsOptions(d, grid.size, grid.uid_prefix)
+                   .k_best(options.k_best)
+                   .calls(calls);
       moe_blocks_.push_back(register_module(
           name, moe::RemoteMixtureOfExperts(*swarm.system, swarm.transport,
                                             swarm.dht, o)));
     } else {
-      moe::RemoteSwitchMixtureOfExpertsOptions o(d, grid.size, grid.uid_prefix);
-      set_call_options(o, options);
+      auto o = moe::RemoteSwitchMixtureOfExpertsOptions(d, grid.size,
+                                                        grid.uid_prefix)
+                   .calls(calls);
       switch_blocks_.push_back(register_module(
           name, moe::RemoteSwitchMixtureOfExperts(
                     *swarm.system, swarm.transport, swarm.dht, o)));

@@ -1,13 +1,16 @@
 #pragma once
 
 // What a trainer is told: the `[trainer]` section of a node config. Plain
-// data, so configs, tests and benchmarks fill it without LibTorch.
+// data, so configs, tests and benchmarks fill it without LibTorch's module
+// headers.
 
+#include "actors/moe/client/moe_options.hpp"
 #include "actors/trainer/fashion_mnist.hpp"
 #include "messages/tensor_codec.hpp"
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +19,12 @@ namespace colony::trainer {
 /// A Fashion-MNIST classifier `784 -> hidden_dim -> DMoE blocks -> 10`
 /// trained with Adam; the blocks' experts live on expert servers (or, for
 /// a baseline, in this process).
+///
+/// The call keys (`k_min` to `compression`) are one flat key each, as the
+/// config writes them; `call_options()` turns them into the
+/// `moe::MoECallOptions` that both kinds of block take. Their defaults
+/// differ from the layers' for training on loopback or a LAN: 5 s
+/// timeouts, 250 ms after k_min, zero outputs allowed.
 struct trainer_options {
   /// `dataset_dir`: where the gzipped IDX files are.
   std::string dataset_dir = fashion_mnist_default_dir;
@@ -37,7 +46,8 @@ struct trainer_options {
   /// `expert_cls`: the class of local experts (as `colony server`'s).
   std::string expert_cls = "ffn";
   /// `k_best`, `k_min`, `backward_k_min`: as the MoE layer's (switch uses
-  /// k_best 1).
+  /// k_best 1; both blocks take k_min and backward_k_min from here, not
+  /// the Switch layer's defaults of 0).
   size_t k_best = 4;
   size_t k_min = 1;
   size_t backward_k_min = 1;
@@ -90,6 +100,26 @@ struct trainer_options {
   /// `plot`: draw the learning curve into this PNG at the end (needs
   /// gnuplot; empty: none).
   std::string plot;
+
+  /// The call settings of the remote blocks (moe and switch alike) that the
+  /// keys above give; `timeout_after_k_min` serves forward and backward.
+  [[nodiscard]] moe::MoECallOptions call_options() const {
+    std::optional<std::chrono::milliseconds> after_k_min;
+    if (timeout_after_k_min.count() > 0) // 0: until the timeout
+      after_k_min = timeout_after_k_min;
+    return moe::MoECallOptions()
+        .k_min(k_min)
+        .forward_timeout(forward_timeout)
+        .timeout_after_k_min(after_k_min)
+        .backward_k_min(backward_k_min)
+        .backward_timeout(backward_timeout)
+        .backward_timeout_after_k_min(after_k_min)
+        .allow_zero_outputs(allow_zero_outputs)
+        .detect_anomalies(detect_anomalies)
+        .compression(compression)
+        .failure_backoff(failure_backoff)
+        .max_failure_backoff(max_failure_backoff);
+  }
 };
 
 } // namespace colony::trainer

@@ -30,7 +30,7 @@ std::string join_samples(const std::vector<int64_t>& samples) {
 struct moe_call_record : torch::CustomClassHolder {
   caf::actor_system* system = nullptr;
   caf::actor transport;
-  RemoteMixtureOfExpertsOptions options{0, {}, ""};
+  MoECallOptions calls;
   std::vector<expert_batch> batches;
   /// Per batch: answered forward (and so takes part in backward).
   std::vector<bool> answered;
@@ -39,6 +39,24 @@ struct moe_call_record : torch::CustomClassHolder {
   std::shared_ptr<expert_call_stats> stats;
   std::shared_ptr<expert_backoff> backoff;
 };
+
+/// The deadlines of one round of forward calls under `o`.
+expert_call_deadlines forward_deadlines(const MoECallOptions& o) {
+  expert_call_deadlines d;
+  d.timeout = o.forward_timeout();
+  d.k_min = o.k_min();
+  d.timeout_after_k_min = o.timeout_after_k_min();
+  return d;
+}
+
+/// The deadlines of one round of backward calls under `o`.
+expert_call_deadlines backward_deadlines(const MoECallOptions& o) {
+  expert_call_deadlines d;
+  d.timeout = o.backward_timeout();
+  d.k_min = o.backward_k_min();
+  d.timeout_after_k_min = o.backward_timeout_after_k_min();
+  return d;
+}
 
 /// Tells the back-off which of `batches` answered; with `called`, only
 /// about the batches called (backward calls those that answered forward).
@@ -73,12 +91,9 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
                                   b.expert.uid,
                                   "forward",
                                   {x.index_select(0, row_index(b))}});
-    expert_call_deadlines deadlines;
-    deadlines.timeout = r.options.forward_timeout();
-    deadlines.k_min = r.options.k_min();
-    deadlines.timeout_after_k_min = r.options.timeout_after_k_min();
-    auto replies = call_experts(*r.system, r.transport, std::move(calls),
-                                deadlines, r.options.compression());
+    auto replies =
+        call_experts(*r.system, r.transport, std::move(calls),
+                     forward_deadlines(r.calls), r.calls.compression());
     std::vector<at::Tensor> outputs(r.batches.size());
     r.answered.assign(r.batches.size(), false);
     // Replies that could be used, and their row shapes.
@@ -91,7 +106,7 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
       auto rows = static_cast<int64_t>(r.batches[b].rows.size());
       if (y.dim() < 1 || y.size(0) != rows || !y.is_floating_point())
         continue;
-      if (r.options.detect_anomalies() && !all_finite(y))
+      if (r.calls.detect_anomalies() && !all_finite(y))
         continue;
       usable.push_back(b);
       shapes.push_back(y.sizes().slice(1).vec());
@@ -143,7 +158,7 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
     const auto& grad = grad_outputs[0];
     if (!grad.defined())
       return {at::Tensor{}, grad_input};
-    if (r.options.detect_anomalies() && !all_finite(grad))
+    if (r.calls.detect_anomalies() && !all_finite(grad))
       throw std::runtime_error(
           "mixture of experts: NaN or inf in the output gradients");
     std::vector<expert_call> calls;
@@ -159,12 +174,9 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
                                    gather_outputs(grad, batch).contiguous()}});
       batch_of_call.push_back(b);
     }
-    expert_call_deadlines deadlines;
-    deadlines.timeout = r.options.backward_timeout();
-    deadlines.k_min = r.options.backward_k_min();
-    deadlines.timeout_after_k_min = r.options.backward_timeout_after_k_min();
-    auto replies = call_experts(*r.system, r.transport, std::move(calls),
-                                deadlines, r.options.compression());
+    auto replies =
+        call_experts(*r.system, r.transport, std::move(calls),
+                     backward_deadlines(r.calls), r.calls.compression());
     std::vector<bool> answered(r.batches.size(), false);
     for (size_t c = 0; c < replies.size(); ++c) {
       if (!replies[c] || replies[c]->empty())
@@ -174,7 +186,7 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
       if (!g.defined() ||
           g.sizes() != x.index_select(0, row_index(r.batches[b])).sizes())
         continue;
-      if (r.options.detect_anomalies() && !all_finite(g))
+      if (r.calls.detect_anomalies() && !all_finite(g))
         continue;
       accumulate_rows(grad_input, r.batches[b], g);
       answered[b] = true;
@@ -184,16 +196,16 @@ class moe_call_function : public torch::autograd::Function<moe_call_function> {
     r.stats->backward_calls += batch_of_call.size();
     r.stats->backward_failures +=
         batch_of_call.size() - static_cast<size_t>(answered_calls);
-    if (!r.options.allow_zero_outputs()) {
+    if (!r.calls.allow_zero_outputs()) {
       auto mask = build_mask(x.size(0), r.slots, r.batches, answered);
       auto short_of = samples_short_of_answers(answered_per_sample(mask),
                                                r.answered_forward_per_sample,
-                                               r.options.backward_k_min());
+                                               r.calls.backward_k_min());
       if (!short_of.empty())
         throw std::runtime_error(
             "mixture of experts backward: " + std::to_string(short_of.size()) +
             " samples got fewer than backward_k_min = " +
-            std::to_string(r.options.backward_k_min()) +
+            std::to_string(r.calls.backward_k_min()) +
             " expert gradients (samples " + join_samples(short_of) + ")");
     }
     return {at::Tensor{}, grad_input};
@@ -316,7 +328,7 @@ at::Tensor RemoteMixtureOfExpertsImpl::forward_with_experts(
   auto record = c10::make_intrusive<moe_call_record>();
   record->system = system_;
   record->transport = transport_;
-  record->options = options_;
+  record->calls = options_.calls();
   record->batches = group_by_expert(experts);
   record->slots = slot_count(experts);
   record->stats = call_stats_;

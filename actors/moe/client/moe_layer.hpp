@@ -4,10 +4,12 @@
 // scores a grid of experts, beam search over the DHT picks each sample's
 // best declared experts, the samples go to their experts' servers (one
 // batched call per expert, all concurrently), and the answers are averaged
-// with softmax weights over the experts' scores. Includes <torch/torch.h>.
+// with softmax weights over the experts' scores. The options are in
+// `moe_options.hpp`. Includes <torch/torch.h>.
 
 #include "actors/moe/client/expert_backoff.hpp"
 #include "actors/moe/client/expert_calls.hpp"
+#include "actors/moe/client/moe_options.hpp"
 #include "actors/moe/expert_record.hpp"
 #include "messages/tensor_codec.hpp"
 
@@ -24,59 +26,6 @@
 namespace colony::moe {
 
 class beam_searcher;
-
-/// Settings of a `RemoteMixtureOfExperts`; defaults are hivemind's, except
-/// the timeouts, which hivemind leaves unbounded.
-struct RemoteMixtureOfExpertsOptions {
-  RemoteMixtureOfExpertsOptions(int64_t in_features, std::vector<int> grid_size,
-                                std::string uid_prefix)
-      : in_features_(in_features), grid_size_(std::move(grid_size)),
-        uid_prefix_(std::move(uid_prefix)) {}
-  /// Width of the input (and of the experts' inputs).
-  TORCH_ARG(int64_t, in_features);
-  /// Coordinates per grid dimension, e.g. {4, 8} for `ffn.[0:4].[0:8]`.
-  TORCH_ARG(std::vector<int>, grid_size);
-  /// The prefix of the grid's uids, e.g. `ffn.`.
-  TORCH_ARG(std::string, uid_prefix);
-  /// Experts chosen per sample.
-  TORCH_ARG(size_t, k_best) = 4;
-  /// Answers each forward call round waits for before `timeout_after_k_min`
-  /// starts; also the answers a sample needs (see `forward_with_experts`).
-  TORCH_ARG(size_t, k_min) = 1;
-  /// Deadline of the beam search and of the expert calls, each.
-  TORCH_ARG(std::chrono::milliseconds,
-            forward_timeout) = std::chrono::seconds(30);
-  /// Once `k_min` forward calls answered, how much longer the others may
-  /// take; nullopt: until `forward_timeout`.
-  TORCH_ARG(std::optional<std::chrono::milliseconds>,
-            timeout_after_k_min) = std::nullopt;
-  /// `k_min` of the backward calls.
-  TORCH_ARG(size_t, backward_k_min) = 1;
-  /// Deadline of the backward calls.
-  TORCH_ARG(std::chrono::milliseconds,
-            backward_timeout) = std::chrono::seconds(30);
-  /// `timeout_after_k_min` of the backward calls.
-  TORCH_ARG(std::optional<std::chrono::milliseconds>,
-            backward_timeout_after_k_min) = std::nullopt;
-  /// Samples without any answering expert get zero outputs (and zero input
-  /// gradients) instead of an exception.
-  TORCH_ARG(bool, allow_zero_outputs) = false;
-  /// Refuse NaN/inf inputs and gradients (exception); count experts whose
-  /// outputs or input gradients hold NaN/inf as failed.
-  TORCH_ARG(bool, detect_anomalies) = false;
-  /// Codec of the tensors this side sends.
-  TORCH_ARG(compression_type, compression) = compression_type::none;
-  /// After an expert fails a call (no answer in time, an error, or, with
-  /// `detect_anomalies`, NaN/inf; or an output of the wrong shape), this
-  /// layer's search passes it over for this long, doubling with each
-  /// further failure in a row up to `max_failure_backoff` (see
-  /// `expert_backoff`). Zero: never (hivemind's behaviour).
-  TORCH_ARG(std::chrono::milliseconds,
-            failure_backoff) = std::chrono::seconds(1);
-  /// Cap of `failure_backoff`'s doubling.
-  TORCH_ARG(std::chrono::milliseconds,
-            max_failure_backoff) = std::chrono::seconds(30);
-};
 
 /// hivemind's RemoteMixtureOfExperts.
 ///

@@ -1,5 +1,6 @@
 #include "actors/moe/client/switch_moe_layer.hpp"
 
+#include "actors/moe/client/moe_routing.hpp"
 #include "actors/moe/expert_uid.hpp"
 #include "messages/error.hpp"
 
@@ -26,21 +27,12 @@ void RemoteSwitchMixtureOfExpertsImpl::reset() {
   if (options_.utilization_alpha() < 0 || options_.utilization_alpha() > 1)
     throw std::invalid_argument(
         "switch mixture of experts: utilization_alpha must be in [0, 1]");
+  // The inner layer calls the experts: the same call settings, top-1.
   auto inner =
       RemoteMixtureOfExpertsOptions(options_.in_features(),
                                     options_.grid_size(), options_.uid_prefix())
           .k_best(1)
-          .k_min(options_.k_min())
-          .forward_timeout(options_.forward_timeout())
-          .timeout_after_k_min(options_.timeout_after_k_min())
-          .backward_k_min(options_.backward_k_min())
-          .backward_timeout(options_.backward_timeout())
-          .backward_timeout_after_k_min(options_.backward_timeout_after_k_min())
-          .allow_zero_outputs(options_.allow_zero_outputs())
-          .detect_anomalies(options_.detect_anomalies())
-          .failure_backoff(options_.failure_backoff())
-          .max_failure_backoff(options_.max_failure_backoff())
-          .compression(options_.compression());
+          .calls(options_.calls());
   moe = register_module(
       "moe", RemoteMixtureOfExperts(*system_, transport_, dht_, inner));
   proj = moe->proj;
@@ -72,6 +64,10 @@ RemoteSwitchMixtureOfExpertsImpl::forward(const at::Tensor& input) {
   if (!dht_)
     throw std::runtime_error(
         "switch mixture of experts: no DHT to search experts in");
+  // Before the jitter and the search, as the MoE layer does.
+  if (options_.detect_anomalies() && !all_finite(input))
+    throw std::runtime_error(
+        "switch mixture of experts: NaN or inf in the input");
   const auto batch = input.size(0);
   const auto neg_inf = -std::numeric_limits<double>::infinity();
 

@@ -6,7 +6,8 @@
 // gating probability of the chosen expert, a residual fallback for samples
 // whose expert did not answer, and the Switch Transformer load-balancing
 // loss. Composes a `RemoteMixtureOfExperts` (k_best = 1) for the gating
-// layer and the expert calls. Includes <torch/torch.h>.
+// layer and the expert calls; the options are in `moe_options.hpp`.
+// Includes <torch/torch.h>.
 
 #include "actors/moe/client/moe_layer.hpp"
 
@@ -14,59 +15,6 @@
 #include <utility>
 
 namespace colony::moe {
-
-/// Settings of a `RemoteSwitchMixtureOfExperts`; defaults are hivemind's,
-/// except the timeouts (see `RemoteMixtureOfExpertsOptions`).
-struct RemoteSwitchMixtureOfExpertsOptions {
-  RemoteSwitchMixtureOfExpertsOptions(int64_t in_features,
-                                      std::vector<int> grid_size,
-                                      std::string uid_prefix)
-      : in_features_(in_features), grid_size_(std::move(grid_size)),
-        uid_prefix_(std::move(uid_prefix)) {}
-  /// Width of the input (and of the experts' inputs and outputs).
-  TORCH_ARG(int64_t, in_features);
-  /// Coordinates per grid dimension.
-  TORCH_ARG(std::vector<int>, grid_size);
-  /// The prefix of the grid's uids, e.g. `ffn.`.
-  TORCH_ARG(std::string, uid_prefix);
-  /// Forward calls to wait for before `timeout_after_k_min` starts.
-  TORCH_ARG(size_t, k_min) = 0;
-  /// Deadline of the beam search and of the expert calls, each.
-  TORCH_ARG(std::chrono::milliseconds,
-            forward_timeout) = std::chrono::seconds(30);
-  /// Once `k_min` forward calls answered, how much longer the others may
-  /// take; nullopt: until `forward_timeout`.
-  TORCH_ARG(std::optional<std::chrono::milliseconds>,
-            timeout_after_k_min) = std::nullopt;
-  /// `k_min` of the backward calls.
-  TORCH_ARG(size_t, backward_k_min) = 1;
-  /// Deadline of the backward calls.
-  TORCH_ARG(std::chrono::milliseconds,
-            backward_timeout) = std::chrono::seconds(30);
-  /// `timeout_after_k_min` of the backward calls.
-  TORCH_ARG(std::optional<std::chrono::milliseconds>,
-            backward_timeout_after_k_min) = std::nullopt;
-  /// Samples whose expert did not answer get their input back (residual)
-  /// instead of an exception.
-  TORCH_ARG(bool, allow_zero_outputs) = true;
-  /// As in `RemoteMixtureOfExpertsOptions`.
-  TORCH_ARG(bool, detect_anomalies) = false;
-  /// Codec of the tensors this side sends.
-  TORCH_ARG(compression_type, compression) = compression_type::none;
-  /// As in `RemoteMixtureOfExpertsOptions`.
-  TORCH_ARG(std::chrono::milliseconds,
-            failure_backoff) = std::chrono::seconds(1);
-  /// As in `RemoteMixtureOfExpertsOptions`.
-  TORCH_ARG(std::chrono::milliseconds,
-            max_failure_backoff) = std::chrono::seconds(30);
-  /// Training only: the gating sees input * uniform(1 - eps, 1 + eps).
-  TORCH_ARG(double, jitter_eps) = 1e-2;
-  /// Training only: keep probability of each grid coordinate per forward;
-  /// dropped coordinates get -inf gating logits (never chosen).
-  TORCH_ARG(double, grid_dropout) = 1.0;
-  /// Weight of the old value in the utilization moving average.
-  TORCH_ARG(double, utilization_alpha) = 0.9;
-};
 
 /// hivemind's RemoteSwitchMixtureOfExperts.
 ///
@@ -80,6 +28,11 @@ struct RemoteSwitchMixtureOfExpertsOptions {
 /// product over dimensions of the softmax probability of its coordinate),
 /// so the gate learns; a sample whose expert did not answer (or that has
 /// none) gets its input back.
+///
+/// The inner layer makes the calls with `options().calls()`, the settings
+/// both layers share; with the Switch defaults (`k_min` and
+/// `backward_k_min` 0, `allow_zero_outputs`) neither forward nor backward
+/// needs an expert's answer.
 ///
 /// balancing_loss = sum over dimensions d of grid_size[d] * sum over
 /// coordinates c of fraction(d, c) * mean_prob(d, c), where fraction is the

@@ -220,6 +220,18 @@ TEST(moe_layer, failed_experts_are_passed_over_for_a_while) {
   };
   auto x = torch::randn({3, d});
   auto moe = make(400ms, "pick.", 4);
+  // How long until the back-off lets pick.3 go (polled; nullopt past
+  // `limit`).
+  auto released_after = [&](std::chrono::steady_clock::time_point since,
+                            std::chrono::milliseconds limit)
+      -> std::optional<std::chrono::steady_clock::duration> {
+    while (moe->backoff().skipped("pick.3")) {
+      if (std::chrono::steady_clock::now() - since > limit)
+        return std::nullopt;
+      std::this_thread::sleep_for(5ms);
+    }
+    return std::chrono::steady_clock::now() - since;
+  };
   moe->forward(x);
   EXPECT_EQ(chosen(moe).count("pick.3"), 1u);
   EXPECT_FALSE(moe->last_mask.all().item<bool>()); // pick.3 failed
@@ -229,13 +241,16 @@ TEST(moe_layer, failed_experts_are_passed_over_for_a_while) {
   EXPECT_EQ(chosen(moe).count("pick.3"), 0u);
   EXPECT_TRUE(moe->last_mask.all().item<bool>());
   // Once the skip passed, one probe; its failure doubles the skip.
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(released_after(std::chrono::steady_clock::now(), 5s));
   moe->forward(x);
+  auto probed = std::chrono::steady_clock::now();
   EXPECT_EQ(chosen(moe).count("pick.3"), 1u);
-  std::this_thread::sleep_for(500ms); // < 800 ms
   EXPECT_TRUE(moe->backoff().skipped("pick.3"));
   moe->forward(x);
   EXPECT_EQ(chosen(moe).count("pick.3"), 0u);
+  auto held = released_after(probed, 5s);
+  ASSERT_TRUE(held);
+  EXPECT_GT(*held, 600ms); // 800 ms, not the first 400 ms
   // failure_backoff 0 is hivemind's behaviour: the dead expert every time.
   auto plain = make(0ms, "pick.", 4);
   plain->forward(x);

@@ -4,10 +4,12 @@
 // records, status and stop requests, and the ways training can fail.
 
 #include "actors/moe/expert_uid.hpp"
+#include "actors/trainer/dmoe_classifier.hpp"
 #include "actors/trainer/trainer.hpp"
 #include "actors/trainer/training_loop.hpp"
 #include "tests/integration/test_nodes.hpp"
 
+#include <cmath>
 #include <filesystem>
 
 using namespace colony;
@@ -241,4 +243,60 @@ TEST(training, options_that_make_no_model_fail_at_start) {
   loop = trainer::training_loop::make(o, {});
   ASSERT_FALSE(loop);
   EXPECT_NE(describe(loop.error()).find("swarm"), std::string::npos);
+}
+
+TEST(training, call_keys_become_one_call_settings_value) {
+  trainer::trainer_options o;
+  o.k_min = 3;
+  o.backward_k_min = 0;
+  o.forward_timeout = 1234ms;
+  o.backward_timeout = 789ms;
+  o.timeout_after_k_min = 56ms;
+  o.allow_zero_outputs = false;
+  o.detect_anomalies = true;
+  o.failure_backoff = 0ms;
+  o.max_failure_backoff = 7s;
+  o.compression = compression_type::float16;
+  auto c = o.call_options();
+  EXPECT_EQ(c.k_min(), 3u);
+  EXPECT_EQ(c.backward_k_min(), 0u);
+  EXPECT_EQ(c.forward_timeout(), 1234ms);
+  EXPECT_EQ(c.backward_timeout(), 789ms);
+  // One key for both directions.
+  EXPECT_EQ(c.timeout_after_k_min(), std::optional{56ms});
+  EXPECT_EQ(c.backward_timeout_after_k_min(), std::optional{56ms});
+  EXPECT_FALSE(c.allow_zero_outputs());
+  EXPECT_TRUE(c.detect_anomalies());
+  EXPECT_EQ(c.failure_backoff(), 0ms);
+  EXPECT_EQ(c.max_failure_backoff(), 7s);
+  EXPECT_EQ(c.compression(), compression_type::float16);
+  // 0: no shorter deadline once k_min answered.
+  o.timeout_after_k_min = 0ms;
+  EXPECT_FALSE(o.call_options().timeout_after_k_min());
+  EXPECT_FALSE(o.call_options().backward_timeout_after_k_min());
+}
+
+TEST(training, both_kinds_of_block_take_the_call_keys) {
+  dht_expert_swarm swarm{{}}; // a DHT without experts
+  ASSERT_TRUE(swarm.ok(false));
+  auto nan_images = torch::full({2, 784}, std::nanf(""));
+  for (const char* layer : {"moe", "switch"}) {
+    for (bool detect : {true, false}) {
+      auto o = two_class_options(layer);
+      o.detect_anomalies = detect;
+      o.forward_timeout = 2s;
+      trainer::DmoeClassifier model(o, access_of(*swarm.client), 784);
+      // detect_anomalies refuses the NaN before the search; without it the
+      // search runs and finds nobody.
+      try {
+        model(nan_images);
+        ADD_FAILURE() << layer << ": NaN images passed";
+      } catch (const std::exception& e) {
+        std::string what = e.what();
+        EXPECT_EQ(what.find("NaN or inf in the input") != std::string::npos,
+                  detect)
+            << layer << ": " << what;
+      }
+    }
+  }
 }
