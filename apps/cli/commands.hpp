@@ -6,6 +6,10 @@ namespace colony::apps {
 
 // Each `colony` subcommand registers itself on the parsed app.
 
+/// Exit status of a usage error: a bad flag or config value, a missing
+/// config file. The reason is printed and no node is started.
+constexpr int usage_error_status = 2;
+
 /// Ends a command's callback: CLI11 turns a non-zero status into the
 /// process's exit status.
 inline void exit_with(int status) {

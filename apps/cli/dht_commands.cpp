@@ -1,7 +1,11 @@
 #include "actors/dht/dht_client.hpp"
 #include "actors/moe/expert_directory.hpp"
+#include "actors/moe/expert_uid.hpp"
+#include "apps/cli/checked_options.hpp"
 #include "apps/cli/commands.hpp"
+#include "apps/cli/config_flags.hpp"
 #include "apps/cli/node_launch.hpp"
+#include "apps/cli/store_value.hpp"
 #include "apps/node/node.hpp"
 #include "apps/output/json_text.hpp"
 #include "messages/error.hpp"
@@ -10,43 +14,39 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 namespace colony::apps {
 
 namespace {
 
-/// Flags every DHT command shares.
-struct dht_common_args {
-  std::vector<std::string> initial_peers;
-  std::string swarm_id = "colony";
-  double wait_timeout = 3.0;
+/// The flags every DHT client command (dht-store, dht-get, experts) shares:
+/// each one a key of the node config.
+const std::vector<config_flag> client_flags = {
+    {"--initial-peers", "node.initial_peers",
+     "peers to join through (HOST:PORT or multiaddr; repeat or separate "
+     "with commas)",
+     true},
+    {"--swarm-id", "node.swarm_id", "swarm of the peers"},
+    {"--wait-timeout", "dht.wait_timeout", "seconds per DHT request"},
 };
 
-void add_common_flags(CLI::App* cmd, dht_common_args& args) {
-  // One address per flag (repeatable, or comma-separated), so positional
-  // arguments may follow it.
-  cmd->add_option("--initial-peers", args.initial_peers,
-                  "peers to join through (HOST:PORT or multiaddr)")
-      ->allow_extra_args(false)
-      ->delimiter(',');
-  cmd->add_option("--swarm-id", args.swarm_id, "swarm of the peers");
-  cmd->add_option("--wait-timeout", args.wait_timeout,
-                  "seconds per DHT request");
+/// What a DHT client command is: a quiet client-mode node with a DHT.
+const std::vector<std::string> client_settings = {
+    "node.client_mode=true", "node.log_level=warn", "dht.enabled=true",
+    "dht.client_mode=true"};
+
+/// The node config of a DHT client command; 0, or the exit status of a
+/// usage error (printed).
+int client_config(const config_flags& flags, node_config& out) {
+  command_config_sources sources;
+  sources.flags = &flags;
+  sources.fixed = client_settings;
+  return load_command_config(sources, out);
 }
 
-/// A client-mode node with a DHT, joined through the initial peers.
-caf::expected<std::unique_ptr<node>> join_as_client(const dht_common_args& a) {
-  node_config cfg;
-  cfg.client_mode = true;
-  cfg.swarm_id = a.swarm_id;
-  cfg.log_level = "warn";
-  cfg.initial_peers = a.initial_peers;
-  cfg.dht_enabled = true;
-  cfg.dht.client_mode = true;
-  cfg.dht.wait_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(a.wait_timeout * 1000));
+/// Starts the client node and joins the DHT through the initial peers.
+caf::expected<std::unique_ptr<node>> join_as_client(const node_config& cfg) {
   auto n = node::start(cfg);
   if (!n)
     return n;
@@ -56,19 +56,22 @@ caf::expected<std::unique_ptr<node>> join_as_client(const dht_common_args& a) {
   return n;
 }
 
-std::chrono::milliseconds op_timeout(const dht_common_args& a) {
-  return std::chrono::milliseconds(
-      static_cast<int64_t>(a.wait_timeout * 10000));
+/// Deadline of a whole store, get or listing: a lookup takes a few rounds
+/// of requests.
+std::chrono::milliseconds op_timeout(const node_config& cfg) {
+  return cfg.dht.wait_timeout * 10;
 }
 
 // -- colony dht
 // ----------------------------------------------------------------
 
+/// Fewest seconds between status reports: each one is a log line.
+constexpr double min_status_period_s = 0.1;
+
 struct dht_args {
   std::string config_path;
   std::vector<std::string> overrides;
-  std::string listen;
-  std::vector<std::string> initial_peers;
+  config_flags flags;
   std::string address_file;
   double refresh_period = 30;
 };
@@ -76,14 +79,13 @@ struct dht_args {
 int run_dht(const dht_args& args) {
   block_shutdown_signals();
   node_config cfg;
-  if (!args.config_path.empty())
-    if (auto rc = load_config_for_cli(args.config_path, args.overrides, cfg))
-      return rc;
-  if (!args.listen.empty())
-    cfg.listen = args.listen;
-  if (!args.initial_peers.empty())
-    cfg.initial_peers = args.initial_peers;
-  cfg.dht_enabled = true;
+  command_config_sources sources;
+  sources.config_path = args.config_path;
+  sources.flags = &args.flags;
+  sources.sets = args.overrides;
+  sources.fixed = {"dht.enabled=true"};
+  if (auto rc = load_command_config(sources, cfg))
+    return rc;
   auto n = node::start(cfg);
   if (!n) {
     std::cerr << "colony dht: " << describe(n.error()) << std::endl;
@@ -95,7 +97,7 @@ int run_dht(const dht_args& args) {
   if (auto rc = announce_address(nd, args.address_file))
     return rc;
   dht::dht_client client{nd.system(), nd.dht()};
-  auto period = static_cast<long>(args.refresh_period * 1000);
+  auto period = std::chrono::duration<double>(args.refresh_period);
   for (;;) {
     auto sig = wait_for_shutdown_signal(period);
     if (sig != 0) {
@@ -113,24 +115,35 @@ int run_dht(const dht_args& args) {
 // --------------------------------------------------
 
 struct store_args {
-  dht_common_args common;
+  config_flags flags;
   std::string key;
-  std::string value;
+  std::string value_argument; // CLI11 writes here; `value` keeps it
+  store_value_source value;
   std::string subkey;
   bool has_subkey = false;
   double expiration = 60;
 };
 
 int run_store(const store_args& args) {
-  auto n = join_as_client(args.common);
+  node_config cfg;
+  if (auto rc = client_config(args.flags, cfg))
+    return rc;
+  auto value =
+      read_store_value(args.value, cfg.transport.max_message_bytes, std::cin);
+  if (!value) {
+    std::cerr << "colony dht-store: " << error_reason(value.error())
+              << std::endl;
+    return usage_error_status;
+  }
+  auto n = join_as_client(cfg);
   if (!n) {
     std::cerr << "colony dht-store: " << describe(n.error()) << std::endl;
     return 1;
   }
   dht::dht_client client{(*n)->system(), (*n)->dht()};
-  dht::store_request req{args.key, args.subkey, args.has_subkey, args.value,
-                         dht::dht_time() + args.expiration};
-  auto ok = client.store(std::move(req), op_timeout(args.common));
+  dht::store_request req{args.key, args.subkey, args.has_subkey,
+                         std::move(*value), dht::dht_time() + args.expiration};
+  auto ok = client.store(std::move(req), op_timeout(cfg));
   if (!ok) {
     std::cerr << "colony dht-store: " << describe(ok.error()) << std::endl;
     return 1;
@@ -140,20 +153,23 @@ int run_store(const store_args& args) {
 }
 
 struct get_args {
-  dht_common_args common;
+  config_flags flags;
   std::string key;
   bool latest = false;
   bool json = false;
 };
 
 int run_get(const get_args& args) {
-  auto n = join_as_client(args.common);
+  node_config cfg;
+  if (auto rc = client_config(args.flags, cfg))
+    return rc;
+  auto n = join_as_client(cfg);
   if (!n) {
     std::cerr << "colony dht-get: " << describe(n.error()) << std::endl;
     return 1;
   }
   dht::dht_client client{(*n)->system(), (*n)->dht()};
-  auto res = client.get(args.key, args.latest, op_timeout(args.common));
+  auto res = client.get(args.key, args.latest, op_timeout(cfg));
   if (!res) {
     std::cerr << "colony dht-get: " << describe(res.error()) << std::endl;
     return 1;
@@ -194,7 +210,7 @@ int run_get(const get_args& args) {
 // --------------------------------------------------------------
 
 struct experts_args {
-  dht_common_args common;
+  config_flags flags;
   std::string prefix;
   bool json = false;
 };
@@ -204,16 +220,24 @@ int run_experts(const experts_args& args) {
     std::cerr << "colony experts: name a prefix to list, e.g. 'ffn.' (the "
                  "DHT cannot enumerate all keys)"
               << std::endl;
-    return 2;
+    return usage_error_status;
   }
-  auto n = join_as_client(args.common);
+  if (!moe::is_valid_prefix(args.prefix)) {
+    std::cerr << "colony experts: '" << args.prefix
+              << "' is not an expert prefix (e.g. 'ffn.' or 'ffn.3.')"
+              << std::endl;
+    return usage_error_status;
+  }
+  node_config cfg;
+  if (auto rc = client_config(args.flags, cfg))
+    return rc;
+  auto n = join_as_client(cfg);
   if (!n) {
     std::cerr << "colony experts: " << describe(n.error()) << std::endl;
     return 1;
   }
   dht::dht_client client{(*n)->system(), (*n)->dht()};
-  auto experts =
-      moe::list_experts(client, args.prefix, op_timeout(args.common));
+  auto experts = moe::list_experts(client, args.prefix, op_timeout(cfg));
   if (!experts) {
     std::cerr << "colony experts: " << describe(experts.error()) << std::endl;
     return is_error(experts.error(), errc::invalid_argument) ? 2 : 1;
@@ -244,7 +268,7 @@ void add_dht_commands(CLI::App& app) {
     auto args = std::make_shared<experts_args>();
     auto* cmd =
         app.add_subcommand("experts", "list experts declared in the DHT");
-    add_common_flags(cmd, args->common);
+    args->flags.add(cmd, client_flags);
     cmd->add_option("prefix", args->prefix, "uid prefix, e.g. 'ffn.'");
     cmd->add_flag("--json", args->json, "print one JSON line");
     cmd->callback([args] { exit_with(run_experts(*args)); });
@@ -253,34 +277,42 @@ void add_dht_commands(CLI::App& app) {
     auto args = std::make_shared<dht_args>();
     auto* cmd = app.add_subcommand("dht", "run a DHT node");
     cmd->add_option("--config", args->config_path, "node config (TOML)");
-    cmd->add_option("--set", args->overrides, "override a config key");
-    cmd->add_option("--listen", args->listen, "HOST:PORT to accept on");
-    cmd->add_option("--initial-peers", args->initial_peers,
-                    "peers to join through")
-        ->allow_extra_args(false)
-        ->delimiter(',');
+    cmd->add_option("--set", args->overrides,
+                    "override a config key: section.key=value (repeatable)");
+    args->flags.add(
+        cmd,
+        {{"--listen", "node.listen", "HOST:PORT to accept on"},
+         {"--initial-peers", "node.initial_peers",
+          "peers to join through (repeat or separate with commas)", true}});
     cmd->add_option("--address-file", args->address_file,
                     "write HOST:PORT here once accepting connections");
-    cmd->add_option("--refresh-period", args->refresh_period,
-                    "seconds between status reports");
+    seconds_bounds report;
+    report.min = min_status_period_s;
+    add_seconds_option(cmd, "--refresh-period", args->refresh_period,
+                       "seconds between status reports (default 30)", report);
     cmd->callback([args] { exit_with(run_dht(*args)); });
   }
   {
     auto args = std::make_shared<store_args>();
     auto* cmd = app.add_subcommand("dht-store", "store a value in the DHT");
-    add_common_flags(cmd, args->common);
+    args->flags.add(cmd, client_flags);
     cmd->add_option("key", args->key, "key")->required();
-    cmd->add_option("value", args->value, "value")->required();
+    cmd->add_option("value", args->value_argument,
+                    "value (at most 128 KiB; else use --value-file)")
+        ->each([args](const std::string& v) { args->value.argument = v; });
+    cmd->add_option("--value-file", args->value.value_file,
+                    "read the value from this file (- for standard input)");
     cmd->add_option("--subkey", args->subkey, "store under this subkey")
         ->each([args](const std::string&) { args->has_subkey = true; });
-    cmd->add_option("--expiration", args->expiration,
-                    "seconds from now until the value expires");
+    add_seconds_option(cmd, "--expiration", args->expiration,
+                       "seconds from now until the value expires "
+                       "(default 60)");
     cmd->callback([args] { exit_with(run_store(*args)); });
   }
   {
     auto args = std::make_shared<get_args>();
     auto* cmd = app.add_subcommand("dht-get", "find a value in the DHT");
-    add_common_flags(cmd, args->common);
+    args->flags.add(cmd, client_flags);
     cmd->add_option("key", args->key, "key")->required();
     cmd->add_flag("--latest", args->latest,
                   "ask every replica on the way for the newest value");

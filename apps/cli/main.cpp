@@ -25,6 +25,15 @@ int main(int argc, char** argv) {
   colony::apps::add_bench_compression_command(*bench);
   colony::apps::add_bench_throughput_command(*bench);
   colony::apps::add_bench_convergence_command(*bench);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // A command's own exit status travels as a RuntimeError (`exit_with`).
+    if (e.get_name() == "RuntimeError")
+      return e.get_exit_code();
+    // Prints the reason (`--flag: reason`), or the help asked for.
+    auto status = app.exit(e);
+    return status == 0 ? 0 : colony::apps::usage_error_status;
+  }
   return 0;
 }

@@ -11,19 +11,6 @@
 
 namespace colony::apps {
 
-int load_config_for_cli(const std::string& path,
-                        const std::vector<std::string>& overrides,
-                        node_config& out) {
-  auto config = load_node_config(path, overrides);
-  if (!config) {
-    std::cerr << "colony: config error:\n"
-              << error_reason(config.error()) << std::endl;
-    return is_error(config.error(), errc::io_error) ? 1 : config_error_status;
-  }
-  out = std::move(*config);
-  return 0;
-}
-
 int join_swarm(node& n) {
   if (!n.dht() || n.config().initial_peers.empty()) {
     n.greet_initial_peers();

@@ -7,16 +7,8 @@
 
 namespace colony::apps {
 
-// Steps every node-running command (`colony run`, `colony dht`) shares.
+// Steps every node-running command (`colony run`, `colony dht`, ...) shares.
 // Each returns a process exit status: 0 to go on.
-
-/// Exit status of a config error (file, line and reason are printed).
-constexpr int config_error_status = 2;
-
-/// Loads `path` with `overrides` into `out`, printing any error.
-int load_config_for_cli(const std::string& path,
-                        const std::vector<std::string>& overrides,
-                        node_config& out);
 
 /// Joins the DHT through the initial peers if the node hosts one, else
 /// greets them with a ping.

@@ -1,7 +1,10 @@
 #include "apps/bench/sample_statistics.hpp"
+#include "apps/cli/checked_options.hpp"
 #include "apps/cli/commands.hpp"
+#include "apps/cli/config_flags.hpp"
 #include "apps/node/node.hpp"
 #include "messages/error.hpp"
+#include "runtime/peer_address.hpp"
 #include "runtime/ping_client.hpp"
 
 #include <algorithm>
@@ -14,20 +17,33 @@ namespace colony::apps {
 
 namespace {
 
+/// Most pings one command sends.
+constexpr int64_t max_ping_count = 1000000;
+
 struct ping_args {
   std::string address;
-  int count = 4;
+  int64_t count = 4;
   double interval = 0.2;
   double timeout = 5.0;
-  std::string swarm_id = "colony";
+  config_flags flags;
   bool json = false;
 };
 
 int run_ping(const ping_args& args) {
+  auto target = peer_address::parse(args.address);
+  if (!target || target->port == 0) {
+    std::cerr << "colony ping: "
+              << (target ? "port 0 cannot be dialed: " + args.address
+                         : error_reason(target.error()))
+              << std::endl;
+    return usage_error_status;
+  }
   node_config cfg;
-  cfg.client_mode = true;
-  cfg.swarm_id = args.swarm_id;
-  cfg.log_level = "warn";
+  command_config_sources sources;
+  sources.flags = &args.flags;
+  sources.fixed = {"node.client_mode=true", "node.log_level=warn"};
+  if (auto rc = load_command_config(sources, cfg))
+    return rc;
   auto n = node::start(cfg);
   if (!n) {
     std::cerr << "colony ping: " << describe(n.error()) << std::endl;
@@ -38,7 +54,7 @@ int run_ping(const ping_args& args) {
   std::vector<double> rtts;
   std::string peer;
   int failed = 0;
-  for (int i = 0; i < args.count; ++i) {
+  for (int64_t i = 0; i < args.count; ++i) {
     if (i > 0)
       std::this_thread::sleep_for(std::chrono::duration<double>(args.interval));
     auto res =
@@ -47,13 +63,14 @@ int run_ping(const ping_args& args) {
       rtts.push_back(res->rtt_ms);
       peer = res->peer_id;
       if (!args.json)
-        std::printf("reply from %s (%s): seq=%d time=%.3f ms\n",
-                    args.address.c_str(), peer.c_str(), i, res->rtt_ms);
+        std::printf("reply from %s (%s): seq=%lld time=%.3f ms\n",
+                    args.address.c_str(), peer.c_str(),
+                    static_cast<long long>(i), res->rtt_ms);
     } else {
       ++failed;
       if (!args.json)
-        std::printf("no reply from %s: seq=%d %s\n", args.address.c_str(), i,
-                    describe(res.error()).c_str());
+        std::printf("no reply from %s: seq=%lld %s\n", args.address.c_str(),
+                    static_cast<long long>(i), describe(res.error()).c_str());
     }
   }
   if (args.json) {
@@ -67,9 +84,10 @@ int run_ping(const ping_args& args) {
         << ",\"max_ms\":" << quantile(rtts, 1.0) << "}";
     std::cout << out.str() << std::endl;
   } else if (!rtts.empty()) {
-    std::printf("%d sent, %zu received, rtt min/p50/max = %.3f/%.3f/%.3f ms\n",
-                args.count, rtts.size(), quantile(rtts, 0), quantile(rtts, 0.5),
-                quantile(rtts, 1.0));
+    std::printf("%lld sent, %zu received, rtt min/p50/max = "
+                "%.3f/%.3f/%.3f ms\n",
+                static_cast<long long>(args.count), rtts.size(),
+                quantile(rtts, 0), quantile(rtts, 0.5), quantile(rtts, 1.0));
   }
   return rtts.empty() ? 1 : 0;
 }
@@ -82,11 +100,16 @@ void add_ping_command(CLI::App& app) {
   cmd->add_option("address", args->address,
                   "HOST:PORT or /ip4/HOST/tcp/PORT[/p2p/ID]")
       ->required();
-  cmd->add_option("--count,-c", args->count, "number of pings")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--interval", args->interval, "seconds between pings");
-  cmd->add_option("--timeout", args->timeout, "seconds to wait per ping");
-  cmd->add_option("--swarm-id", args->swarm_id, "swarm of the target node");
+  add_count_option(cmd, "--count,-c", args->count, "number of pings", 1,
+                   max_ping_count);
+  seconds_bounds interval;
+  interval.zero_allowed = true;
+  add_seconds_option(cmd, "--interval", args->interval,
+                     "seconds between pings (default 0.2)", interval);
+  add_seconds_option(cmd, "--timeout", args->timeout,
+                     "seconds to wait per ping (default 5)");
+  args->flags.add(
+      cmd, {{"--swarm-id", "node.swarm_id", "swarm of the target node"}});
   cmd->add_flag("--json", args->json, "print one JSON line");
   cmd->callback([args] { exit_with(run_ping(*args)); });
 }

@@ -1,4 +1,5 @@
 #include "apps/cli/commands.hpp"
+#include "apps/cli/config_flags.hpp"
 #include "apps/cli/node_launch.hpp"
 #include "apps/node/node.hpp"
 #include "messages/error.hpp"
@@ -23,7 +24,10 @@ struct run_args {
 int run_node(const run_args& args) {
   block_shutdown_signals(); // before any thread exists
   node_config config;
-  if (auto rc = load_config_for_cli(args.config_path, args.overrides, config))
+  command_config_sources sources;
+  sources.config_path = args.config_path;
+  sources.sets = args.overrides;
+  if (auto rc = load_command_config(sources, config))
     return rc;
   auto n = node::start(config);
   if (!n) {

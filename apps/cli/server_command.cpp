@@ -2,7 +2,9 @@
 // `colony info ADDR`: what a server hosts.
 
 #include "actors/moe/client/expert_client.hpp"
+#include "apps/cli/checked_options.hpp"
 #include "apps/cli/commands.hpp"
+#include "apps/cli/config_flags.hpp"
 #include "apps/cli/node_launch.hpp"
 #include "apps/node/node.hpp"
 #include "messages/error.hpp"
@@ -10,25 +12,15 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 namespace colony::apps {
 
 namespace {
 
-/// A flag of `colony server` and the config key it sets.
-struct server_flag {
-  const char* flag;
-  const char* key;
-  const char* help;
-  bool is_list = false;
-};
-
 // The flags keep hivemind-server's names (with dashes); each one is a key of
 // the node config, so the config's checks and messages apply to both.
-const server_flag server_flags[] = {
+const std::vector<config_flag> server_flags = {
     {"--num-experts", "experts.num_experts",
      "experts to sample from --expert-pattern"},
     {"--expert-pattern", "experts.expert_pattern",
@@ -75,76 +67,28 @@ const server_flag server_flags[] = {
 
 struct server_args {
   std::string config_path;
-  std::map<std::string, std::vector<std::string>> values; // by flag
+  config_flags flags;
   std::vector<std::string> overrides;
   std::string address_file;
 };
 
-std::string quoted_list(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) {
-    if (i > 0)
-      out += ", ";
-    out += "\"" + items[i] + "\"";
-  }
-  return out + "]";
-}
-
-/// Turns the flags into config overrides; returns the flag of each key so
-/// messages can name the flag a user typed.
-std::vector<std::string> flag_overrides(const server_args& args) {
-  std::vector<std::string> out{"dht.enabled=true"};
-  for (const auto& f : server_flags) {
-    auto i = args.values.find(f.flag);
-    if (i == args.values.end() || i->second.empty())
-      continue;
-    auto value = f.is_list ? quoted_list(i->second) : i->second.front();
-    out.push_back(std::string{f.key} + "=" + value);
-  }
-  out.insert(out.end(), args.overrides.begin(), args.overrides.end());
-  return out;
-}
-
-/// Rewrites `--set experts.hidden_dim:` into `--hidden-dim:` in messages.
-std::string name_flags(std::string text) {
-  for (const auto& f : server_flags) {
-    auto from = std::string{"--set "} + f.key;
-    for (auto pos = text.find(from); pos != std::string::npos;
-         pos = text.find(from, pos))
-      text.replace(pos, from.size(), f.flag);
-  }
-  return text;
-}
-
 int run_server(const server_args& args) {
   block_shutdown_signals();
-  std::string base;
-  std::string source = "<flags>";
-  if (!args.config_path.empty()) {
-    std::ifstream in{args.config_path};
-    if (!in) {
-      std::cerr << "colony: cannot read config file " << args.config_path
-                << std::endl;
-      return 1;
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    base = text.str();
-    source = args.config_path;
-  }
-  auto config = parse_node_config(base, source, flag_overrides(args));
-  if (!config) {
-    std::cerr << "colony: config error:\n"
-              << name_flags(error_reason(config.error())) << std::endl;
-    return config_error_status;
-  }
-  if (config->experts.empty()) {
+  node_config config;
+  command_config_sources sources;
+  sources.config_path = args.config_path;
+  sources.flags = &args.flags;
+  sources.defaults = {"dht.enabled=true"};
+  sources.sets = args.overrides;
+  if (auto rc = load_command_config(sources, config))
+    return rc;
+  if (config.experts.empty()) {
     std::cerr << "colony: a server needs experts: give --expert-uids, or "
                  "--expert-pattern and --num-experts"
               << std::endl;
-    return config_error_status;
+    return usage_error_status;
   }
-  auto n = node::start(*config);
+  auto n = node::start(config);
   if (!n) {
     std::cerr << "colony: cannot start node: " << describe(n.error())
               << std::endl;
@@ -155,8 +99,10 @@ int run_server(const server_args& args) {
 
 int show_info(const std::string& address, bool json, double timeout_s) {
   node_config cfg;
-  cfg.client_mode = true;
-  cfg.log_level = "warn";
+  command_config_sources sources;
+  sources.fixed = {"node.client_mode=true", "node.log_level=warn"};
+  if (auto rc = load_command_config(sources, cfg))
+    return rc;
   auto n = node::start(cfg);
   if (!n) {
     std::cerr << "colony: " << describe(n.error()) << std::endl;
@@ -196,11 +142,7 @@ void add_server_command(CLI::App& app) {
   auto args = std::make_shared<server_args>();
   auto* cmd = app.add_subcommand(
       "server", "host experts (hivemind-server's flags, with dashes)");
-  for (const auto& f : server_flags) {
-    auto* opt = cmd->add_option(f.flag, args->values[f.flag], f.help);
-    if (!f.is_list)
-      opt->expected(1);
-  }
+  args->flags.add(cmd, server_flags, /*greedy_lists=*/true);
   cmd->add_option("--config", args->config_path,
                   "start from this node config (TOML); flags override it");
   cmd->add_option("--set", args->overrides,
@@ -215,7 +157,8 @@ void add_server_command(CLI::App& app) {
   auto* info = app.add_subcommand("info", "list the experts a server hosts");
   info->add_option("address", *address, "HOST:PORT of the server")->required();
   info->add_flag("--json", *json, "one JSON line per expert");
-  info->add_option("--timeout", *timeout, "seconds to wait (default 10)");
+  add_seconds_option(info, "--timeout", *timeout,
+                     "seconds to wait (default 10)");
   info->callback([=] { exit_with(show_info(*address, *json, *timeout)); });
 }
 

@@ -6,6 +6,7 @@
 #include "actors/control/control_service.hpp"
 #include "actors/trainer/trainer.hpp"
 #include "apps/cli/commands.hpp"
+#include "apps/cli/config_flags.hpp"
 #include "apps/cli/node_launch.hpp"
 #include "apps/node/node.hpp"
 #include "apps/output/learning_curve.hpp"
@@ -28,8 +29,7 @@ struct train_args {
   std::string config_path;
   std::vector<std::string> overrides;
   std::string address_file;
-  std::string metrics_csv;
-  std::string plot;
+  config_flags flags;
   std::string label;
   bool no_progress = false;
 };
@@ -106,19 +106,18 @@ std::optional<trainer::training_result> follow_trainer(
 
 int train(const train_args& args) {
   block_shutdown_signals(); // before any thread exists
-  auto overrides = args.overrides;
-  if (!args.metrics_csv.empty())
-    overrides.push_back("trainer.metrics_csv=" + args.metrics_csv);
-  if (!args.plot.empty())
-    overrides.push_back("trainer.plot=" + args.plot);
   node_config config;
-  if (auto rc = load_config_for_cli(args.config_path, overrides, config))
+  command_config_sources sources;
+  sources.config_path = args.config_path;
+  sources.flags = &args.flags;
+  sources.sets = args.overrides;
+  if (auto rc = load_command_config(sources, config))
     return rc;
   if (!config.has_trainer) {
     std::cerr << "colony: " << args.config_path
               << " has no [trainer] section (see configs/trainer.toml)"
               << std::endl;
-    return config_error_status;
+    return usage_error_status;
   }
   const auto& options = config.trainer;
   // Remote blocks find their experts through the DHT.
@@ -208,11 +207,11 @@ void add_train_command(CLI::App& app) {
                   "override a config key: section.key=value (repeatable)");
   cmd->add_option("--address-file", args->address_file,
                   "write HOST:PORT here once the node has joined the swarm");
-  cmd->add_option("--metrics-csv", args->metrics_csv,
-                  "write progress records here (trainer.metrics_csv)");
-  cmd->add_option("--plot", args->plot,
-                  "draw the learning curve into this PNG (trainer.plot; "
-                  "needs gnuplot)");
+  args->flags.add(
+      cmd,
+      {{"--metrics-csv", "trainer.metrics_csv", "write progress records here"},
+       {"--plot", "trainer.plot",
+        "draw the learning curve into this PNG (needs gnuplot)"}});
   cmd->add_option("--label", args->label, "name of this trainer in output");
   cmd->add_flag("--no-progress", args->no_progress,
                 "plain progress lines even on a terminal");

@@ -1,13 +1,16 @@
 #include "apps/harness/harness_scenario.hpp"
 
 #include "messages/error.hpp"
+#include "runtime/config/config_issues.hpp"
+#include "runtime/config/toml_input.hpp"
+#include "runtime/config/value_rules.hpp"
 
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace colony::apps {
@@ -116,35 +119,6 @@ const char* const garbage_kind_names[] = {
 
 const char* const poison_mode_names[] = {"nan", "wrong_shape", "off"};
 
-/// Collects problems with their places, so a user sees all of them at once.
-class problem_list {
- public:
-  explicit problem_list(std::string_view source) : source_(source) {}
-
-  void add(const toml::source_region& at, const std::string& what) {
-    items_.push_back(source_ + ":" + std::to_string(at.begin.line) + ":" +
-                     std::to_string(at.begin.column) + ": " + what);
-  }
-  /// `what` already starts with its place.
-  void add_placed(std::string what) { items_.push_back(std::move(what)); }
-
-  [[nodiscard]] bool empty() const noexcept { return items_.empty(); }
-  [[nodiscard]] std::string text() const {
-    std::string out;
-    for (const auto& p : items_)
-      out += (out.empty() ? "" : "\n") + p;
-    return out;
-  }
-  [[nodiscard]] std::string where(const toml::source_region& at) const {
-    return source_ + ":" + std::to_string(at.begin.line) + ":" +
-           std::to_string(at.begin.column);
-  }
-
- private:
-  std::string source_;
-  std::vector<std::string> items_;
-};
-
 std::optional<double> number_of(const toml::node& value) {
   if (const auto* f = value.as_floating_point())
     return f->get();
@@ -155,33 +129,44 @@ std::optional<double> number_of(const toml::node& value) {
 
 /// A non-negative finite number, at most `max`; reports otherwise.
 std::optional<double> read_number(const toml::node& value,
-                                  const std::string& key, problem_list& p,
+                                  const std::string& key, config_issues& p,
                                   double max = INFINITY) {
   auto x = number_of(value);
-  if (!x || !std::isfinite(*x) || *x < 0 || *x > max) {
-    p.add(value.source(),
-          key + ": expected a number" +
-              (std::isfinite(max) ? " between 0 and " + std::to_string(max)
-                                  : std::string{" >= 0"}));
+  if (!x) {
+    p.add_at(value.source(),
+             key + ": expected a number, got " + toml_type_name(value));
     return std::nullopt;
   }
-  return x;
+  auto checked = check_number(*x, max);
+  if (!checked) {
+    p.add_at(value.source(), key + ": " + error_reason(checked.error()));
+    return std::nullopt;
+  }
+  return *checked;
 }
 
+/// An integer of at least `min`; reports otherwise.
 std::optional<uint64_t> read_count(const toml::node& value,
-                                   const std::string& key, problem_list& p,
+                                   const std::string& key, config_issues& p,
                                    int64_t min = 0) {
   const auto* i = value.as_integer();
-  if (i == nullptr || i->get() < min) {
-    p.add(value.source(),
-          key + ": expected an integer >= " + std::to_string(min));
+  if (i == nullptr) {
+    p.add_at(value.source(),
+             key + ": expected an integer, got " + toml_type_name(value));
     return std::nullopt;
   }
-  return static_cast<uint64_t>(i->get());
+  auto checked =
+      check_count(i->get(), min, std::numeric_limits<int64_t>::max());
+  if (!checked) {
+    p.add_at(value.source(), key + ": " + error_reason(checked.error()));
+    return std::nullopt;
+  }
+  return static_cast<uint64_t>(*checked);
 }
 
-std::optional<std::vector<std::string>>
-read_strings(const toml::node& value, const std::string& key, problem_list& p) {
+std::optional<std::vector<std::string>> read_strings(const toml::node& value,
+                                                     const std::string& key,
+                                                     config_issues& p) {
   std::vector<std::string> out;
   if (const auto* s = value.as_string()) {
     out.push_back(s->get());
@@ -197,7 +182,8 @@ read_strings(const toml::node& value, const std::string& key, problem_list& p) {
         ok = false;
     }
   if (!ok) {
-    p.add(value.source(), key + ": expected a string or an array of strings");
+    p.add_at(value.source(),
+             key + ": expected a string or an array of strings");
     return std::nullopt;
   }
   return out;
@@ -213,7 +199,7 @@ std::optional<swarm_role> role_named(std::string_view name) {
 /// `target`-like value: one role name, or node names.
 void read_selector(const toml::node& value, const std::string& key,
                    const std::vector<std::string>& members, node_selector& into,
-                   problem_list& p) {
+                   config_issues& p) {
   auto names = read_strings(value, key, p);
   if (!names)
     return;
@@ -227,23 +213,23 @@ void read_selector(const toml::node& value, const std::string& key,
       std::string known;
       for (const auto& m : members)
         known += (known.empty() ? "" : ", ") + m;
-      p.add(value.source(),
-            key + ": no node or role named '" + n +
-                "' (roles: dht, server, trainer; nodes: " + known + ")");
+      p.add_at(value.source(),
+               key + ": no node or role named '" + n +
+                   "' (roles: dht, server, trainer; nodes: " + known + ")");
       return;
     }
   into.names = std::move(*names);
 }
 
 void read_scenario_table(const toml::table& table, harness_scenario& s,
-                         problem_list& p) {
+                         config_issues& p) {
   for (auto&& [key, value] : table) {
     auto name = std::string{key.str()};
     auto full = "scenario." + name;
     if (name == "name" || name == "description") {
       const auto* text = value.as_string();
       if (text == nullptr) {
-        p.add(value.source(), full + ": expected a string");
+        p.add_at(value.source(), full + ": expected a string");
         continue;
       }
       (name == "name" ? s.name : s.description) = text->get();
@@ -253,7 +239,7 @@ void read_scenario_table(const toml::table& table, harness_scenario& s,
     } else if (name == "sample_period") {
       if (auto x = read_number(value, full, p, 60.0)) {
         if (*x < 0.1)
-          p.add(value.source(), full + ": at least 0.1 seconds");
+          p.add_at(value.source(), full + ": at least 0.1 seconds");
         else
           s.sample_period_s = *x;
       }
@@ -264,17 +250,18 @@ void read_scenario_table(const toml::table& table, harness_scenario& s,
       if (auto x = read_number(value, full, p, 3600.0))
         s.start_timeout_s = *x;
     } else {
-      p.add(key.source(), "unknown key '" + name +
-                              "' in [scenario] (name, description, duration, "
-                              "sample_period, seed, start_timeout)");
+      p.add_at(key.source(),
+               "unknown key '" + name +
+                   "' in [scenario] (name, description, duration, "
+                   "sample_period, seed, start_timeout)");
     }
   }
 }
 
 void read_fault(const toml::table& table,
                 const std::vector<std::string>& members, fault_spec& f,
-                problem_list& p) {
-  f.origin = p.where(table.source());
+                config_issues& p) {
+  f.origin = p.place(table.source()).text();
   bool has_action = false;
   bool has_target = false;
   for (auto&& [key, value] : table) {
@@ -287,7 +274,8 @@ void read_fault(const toml::table& table,
             return text != nullptr && text->get() == to_string(a);
           });
       if (it == std::end(all_actions)) {
-        p.add(value.source(), full + ": expected one of kill, freeze, thaw, "
+        p.add_at(value.source(), full +
+                                     ": expected one of kill, freeze, thaw, "
                                      "restart, delay, drop, partition, heal, "
                                      "garbage, poison");
       } else {
@@ -327,9 +315,9 @@ void read_fault(const toml::table& table,
           if (std::find(std::begin(garbage_kind_names),
                         std::end(garbage_kind_names),
                         k) == std::end(garbage_kind_names))
-            p.add(value.source(), full + ": unknown kind '" + k +
-                                      "' (random_bytes, truncated_frame, "
-                                      "oversized_length, wrong_handshake)");
+            p.add_at(value.source(), full + ": unknown kind '" + k +
+                                         "' (random_bytes, truncated_frame, "
+                                         "oversized_length, wrong_handshake)");
         f.garbage_kinds = std::move(*kinds);
       }
     } else if (name == "repeat") {
@@ -340,44 +328,46 @@ void read_fault(const toml::table& table,
       if (text == nullptr ||
           std::find(std::begin(poison_mode_names), std::end(poison_mode_names),
                     text->get()) == std::end(poison_mode_names))
-        p.add(value.source(), full + ": expected nan, wrong_shape or off");
+        p.add_at(value.source(), full + ": expected nan, wrong_shape or off");
       else
         f.poison_mode = text->get();
     } else if (name == "experts") {
       if (auto uids = read_strings(value, full, p))
         f.poison_experts = std::move(*uids);
     } else {
-      p.add(key.source(),
-            "unknown key '" + name +
-                "' in [[faults]] (action, at, at_step, target, fraction, "
-                "count, delay_ms, jitter_ms, drop_rate, peers, "
-                "peers_fraction, peers_count, kinds, repeat, mode, experts)");
+      p.add_at(
+          key.source(),
+          "unknown key '" + name +
+              "' in [[faults]] (action, at, at_step, target, fraction, "
+              "count, delay_ms, jitter_ms, drop_rate, peers, "
+              "peers_fraction, peers_count, kinds, repeat, mode, experts)");
     }
   }
   if (!has_action)
-    p.add(table.source(), "[[faults]] needs an action");
+    p.add_at(table.source(), "[[faults]] needs an action");
   if (!has_target)
-    p.add(table.source(), "[[faults]] needs a target (a role or node names)");
+    p.add_at(table.source(),
+             "[[faults]] needs a target (a role or node names)");
   if (f.at_s && f.at_step)
-    p.add(table.source(), "[[faults]] takes at or at_step, not both");
+    p.add_at(table.source(), "[[faults]] takes at or at_step, not both");
   if (!f.at_s && !f.at_step)
-    p.add(table.source(), "[[faults]] needs at (seconds) or at_step");
+    p.add_at(table.source(), "[[faults]] needs at (seconds) or at_step");
   if (f.action == fault_action::partition && !f.peers.role &&
       f.peers.names.empty())
-    p.add(table.source(), "a partition needs peers (a role or node names)");
+    p.add_at(table.source(), "a partition needs peers (a role or node names)");
   if (f.action == fault_action::drop && f.drop_rate <= 0)
-    p.add(table.source(), "a drop needs drop_rate above 0");
+    p.add_at(table.source(), "a drop needs drop_rate above 0");
   if (f.action == fault_action::delay && f.delay.count() == 0 &&
       f.jitter.count() == 0)
-    p.add(table.source(), "a delay needs delay_ms or jitter_ms");
+    p.add_at(table.source(), "a delay needs delay_ms or jitter_ms");
   if (f.garbage_kinds.empty())
     f.garbage_kinds.assign(std::begin(garbage_kind_names),
                            std::end(garbage_kind_names));
 }
 
 void read_invariant(const toml::table& table, invariant_spec& inv,
-                    problem_list& p) {
-  inv.origin = p.where(table.source());
+                    config_issues& p) {
+  inv.origin = p.place(table.source()).text();
   bool has_kind = false;
   bool has_threshold = false;
   for (auto&& [key, value] : table) {
@@ -390,10 +380,10 @@ void read_invariant(const toml::table& table, invariant_spec& inv,
             return text != nullptr && text->get() == to_string(k);
           });
       if (it == std::end(all_invariants))
-        p.add(value.source(),
-              full + ": expected one of no_crash, loss_falls, "
-                     "final_accuracy, accuracy_vs_baseline, "
-                     "dht_get_success, rss_growth, trainer_progress");
+        p.add_at(value.source(),
+                 full + ": expected one of no_crash, loss_falls, "
+                        "final_accuracy, accuracy_vs_baseline, "
+                        "dht_get_success, rss_growth, trainer_progress");
       else
         inv.kind = *it;
       has_kind = true;
@@ -411,27 +401,27 @@ void read_invariant(const toml::table& table, invariant_spec& inv,
       if (auto x = read_number(value, full, p))
         inv.warmup_s = *x;
     } else {
-      p.add(key.source(), "unknown key '" + name +
-                              "' in [[invariants]] (kind, min, "
-                              "max_drop_points, max_percent, min_steps, "
-                              "tolerance, after, warmup)");
+      p.add_at(key.source(), "unknown key '" + name +
+                                 "' in [[invariants]] (kind, min, "
+                                 "max_drop_points, max_percent, min_steps, "
+                                 "tolerance, after, warmup)");
     }
   }
   if (!has_kind) {
-    p.add(table.source(), "[[invariants]] needs a kind");
+    p.add_at(table.source(), "[[invariants]] needs a kind");
     return;
   }
   bool needs_threshold = inv.kind != invariant_kind::no_crash &&
                          inv.kind != invariant_kind::loss_falls;
   if (needs_threshold && !has_threshold)
-    p.add(table.source(), std::string{"invariant "} + to_string(inv.kind) +
-                              " needs its bound (min, max_drop_points, "
-                              "max_percent or min_steps)");
+    p.add_at(table.source(), std::string{"invariant "} + to_string(inv.kind) +
+                                 " needs its bound (min, max_drop_points, "
+                                 "max_percent or min_steps)");
   if ((inv.kind == invariant_kind::final_accuracy ||
        inv.kind == invariant_kind::dht_get_success) &&
       inv.threshold > 1)
-    p.add(table.source(), std::string{"invariant "} + to_string(inv.kind) +
-                              ": min is a fraction in [0, 1]");
+    p.add_at(table.source(), std::string{"invariant "} + to_string(inv.kind) +
+                                 ": min is a fraction in [0, 1]");
 }
 
 } // namespace
@@ -439,46 +429,44 @@ void read_invariant(const toml::table& table, invariant_spec& inv,
 caf::expected<harness_scenario>
 parse_harness_scenario(std::string_view toml_text, std::string_view source_name,
                        const std::string& base_dir) {
-  auto swarm = parse_swarm_spec(toml_text, source_name, base_dir,
-                                {"scenario", "faults", "invariants"});
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source_name);
-  } catch (const toml::parse_error& e) {
-    // parse_swarm_spec reported the same syntax error with its place.
-    return std::move(swarm.error());
-  }
-  problem_list p{source_name};
+  config_issues p{std::string{source_name}};
+  auto root = parse_toml(toml_text, p.source(), p);
+  if (!root)
+    return p.to_error();
   harness_scenario s;
-  s.source_path = std::string{source_name};
-  std::string swarm_problems;
-  if (swarm)
-    s.swarm = std::move(*swarm);
-  else
-    swarm_problems = error_reason(swarm.error());
+  s.source_path = p.source();
+  s.swarm = read_swarm_spec(toml_text, source_name, base_dir,
+                            {"scenario", "faults", "invariants"}, p);
   auto members = member_names(s.swarm);
-  if (const auto* table = root.get("scenario")) {
+  if (const auto* table = root->get("scenario")) {
     if (const auto* t = table->as_table())
       read_scenario_table(*t, s, p);
     else
-      p.add(table->source(), "scenario must be a table ([scenario])");
+      p.add_at(table->source(), "scenario must be a table ([scenario])");
   }
   if (s.name.empty())
-    s.name = std::filesystem::path{std::string{source_name}}.stem().string();
-  if (const auto* faults = root.get("faults")) {
+    s.name = std::filesystem::path{p.source()}.stem().string();
+  if (const auto* faults = root->get("faults")) {
     if (!faults->is_array_of_tables()) {
-      p.add(faults->source(), "faults must be written [[faults]]");
+      p.add_at(faults->source(), "faults must be written [[faults]]");
     } else {
       for (auto&& entry : *faults->as_array()) {
         fault_spec f;
         read_fault(*entry.as_table(), members, f, p);
+        // [scenario] was read above, wherever it is in the file.
+        if (f.at_s && *f.at_s > s.duration_s)
+          p.add_at(entry.source(), "a fault at " + number_text(*f.at_s) +
+                                       " s lies after the scenario's "
+                                       "duration (" +
+                                       number_text(s.duration_s) + " s)");
         s.faults.push_back(std::move(f));
       }
     }
   }
-  if (const auto* invariants = root.get("invariants")) {
+  if (const auto* invariants = root->get("invariants")) {
     if (!invariants->is_array_of_tables()) {
-      p.add(invariants->source(), "invariants must be written [[invariants]]");
+      p.add_at(invariants->source(),
+               "invariants must be written [[invariants]]");
     } else {
       for (auto&& entry : *invariants->as_array()) {
         invariant_spec inv;
@@ -487,27 +475,17 @@ parse_harness_scenario(std::string_view toml_text, std::string_view source_name,
       }
     }
   }
-  for (const auto& f : s.faults)
-    if (f.at_s && *f.at_s > s.duration_s)
-      p.add_placed(f.origin + ": a fault at " + std::to_string(*f.at_s) +
-                   " s lies after the scenario's duration");
-  if (!swarm_problems.empty() || !p.empty()) {
-    std::string text = swarm_problems;
-    if (!p.empty())
-      text += (text.empty() ? "" : "\n") + p.text();
-    return make_error(errc::bad_config, std::move(text));
-  }
+  if (!p.empty())
+    return p.to_error();
   return s;
 }
 
 caf::expected<harness_scenario> load_harness_scenario(const std::string& path) {
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_error(errc::io_error, "cannot read scenario " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
+  auto text = read_config_file(path);
+  if (!text)
+    return std::move(text.error());
   auto dir = std::filesystem::path{path}.parent_path().string();
-  return parse_harness_scenario(text.str(), path, dir.empty() ? "." : dir);
+  return parse_harness_scenario(*text, path, dir.empty() ? "." : dir);
 }
 
 } // namespace colony::apps

@@ -1,131 +1,39 @@
 #include "apps/node/node_config.hpp"
 
 #include "actors/moe/expert_uid.hpp"
+#include "actors/moe/server/layer_registry.hpp"
 #include "actors/trainer/expert_grid.hpp"
 #include "messages/error.hpp"
+#include "runtime/config/config_issues.hpp"
+#include "runtime/config/toml_input.hpp"
+#include "runtime/config/value_rules.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/peer_address.hpp"
 #include "runtime/peer_id.hpp"
 
 #include <toml++/toml.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cmath>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <map>
 #include <optional>
-#include <sstream>
-#include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace colony {
 
 namespace {
 
-// -- where values come from and what is wrong with them ---------------------
-
-/// The place a value was written: `FILE:LINE:COL`, or `--set section.key`
-/// for an override (line 0).
-struct origin {
-  std::string source;
-  uint32_t line = 0;
-  uint32_t column = 0;
-  bool from_override = false;
-
-  [[nodiscard]] std::string text() const {
-    if (line == 0)
-      return source;
-    return source + ":" + std::to_string(line) + ":" + std::to_string(column);
-  }
-};
-
-/// One problem found in a config.
-struct issue {
-  origin where;
-  std::string reason;
-};
-
-/// Collects every problem, so a user fixes a config in one round.
-class issue_list {
- public:
-  /// Most problems reported in one error; the rest are counted.
-  static constexpr size_t max_reported = 20;
-
-  void add(origin where, std::string reason) {
-    issues_.push_back(issue{std::move(where), std::move(reason)});
-  }
-
-  [[nodiscard]] bool empty() const noexcept { return issues_.empty(); }
-
-  /// Renders one line per problem, file problems in file order first.
-  [[nodiscard]] caf::error to_error() const {
-    auto sorted = issues_;
-    std::stable_sort(
-        sorted.begin(), sorted.end(), [](const issue& a, const issue& b) {
-          return std::tie(a.where.from_override, a.where.line, a.where.column) <
-                 std::tie(b.where.from_override, b.where.line, b.where.column);
-        });
-    std::string text;
-    for (size_t i = 0; i < sorted.size() && i < max_reported; ++i) {
-      if (i > 0)
-        text += '\n';
-      text += sorted[i].where.text() + ": " + sorted[i].reason;
-    }
-    if (sorted.size() > max_reported)
-      text += "\n(" + std::to_string(sorted.size() - max_reported) +
-              " more problems)";
-    return make_error(errc::bad_config, std::move(text));
-  }
-
- private:
-  std::vector<issue> issues_;
-};
+// -- messages ----------------------------------------------------------------
 
 std::string reason_of(const caf::error& err) {
-  if (err.context().match_elements<std::string>())
-    return err.context().get_as<std::string>(0);
-  return describe(err);
-}
-
-const char* type_name(const toml::node& node) noexcept {
-  switch (node.type()) {
-  case toml::node_type::table:
-    return "a table";
-  case toml::node_type::array:
-    return "an array";
-  case toml::node_type::string:
-    return "a string";
-  case toml::node_type::integer:
-    return "an integer";
-  case toml::node_type::floating_point:
-    return "a floating-point number";
-  case toml::node_type::boolean:
-    return "a boolean";
-  case toml::node_type::date:
-    return "a date";
-  case toml::node_type::time:
-    return "a time";
-  case toml::node_type::date_time:
-    return "a date-time";
-  default:
-    return "nothing";
-  }
-}
-
-std::string seconds_text(double seconds) {
-  std::ostringstream out;
-  out << seconds;
-  return out.str();
+  return error_reason(err);
 }
 
 std::string seconds_text(std::chrono::milliseconds duration) {
-  return seconds_text(static_cast<double>(duration.count()) / 1000) + " s";
+  return number_text(static_cast<double>(duration.count()) / 1000) + " s";
 }
 
 std::string in_quotes(std::string_view text) {
@@ -176,15 +84,15 @@ const char* expected_text(value_kind kind) noexcept {
 struct key_use {
   std::string name;        ///< `section.key`
   const toml::node& value; ///< its TOML value
-  origin where;            ///< where the value was written
-  issue_list& issues;
+  config_place where;      ///< where the value was written
+  config_issues& issues;
 
   /// Returns where `part` (e.g. an array element) of the value was written.
-  [[nodiscard]] origin at(const toml::node& part) const {
+  [[nodiscard]] config_place at(const toml::node& part) const {
     const auto& begin = part.source().begin;
     if (where.from_override || begin.line == 0)
       return where;
-    return origin{where.source, begin.line, begin.column, false};
+    return config_place::in(where.source, part.source());
   }
 
   void fail(std::string reason) const {
@@ -197,7 +105,7 @@ struct key_use {
 
   void fail_type(value_kind kind) const {
     fail(std::string{"expected "} + expected_text(kind) + ", got " +
-         type_name(value));
+         toml_type_name(value));
   }
 };
 
@@ -213,9 +121,9 @@ struct key_spec {
 /// What a cross-key rule sees: the finished config and where each key that
 /// the input set came from.
 struct rule_context {
-  const std::map<std::string, origin, std::less<>>& set_keys;
-  origin file;
-  issue_list& issues;
+  const std::map<std::string, config_place, std::less<>>& set_keys;
+  config_place file;
+  config_issues& issues;
 
   /// Reports at the first of `keys` that the input set, or at the file if
   /// every one of them kept its default.
@@ -328,10 +236,10 @@ key_spec bytes_key(Access access) {
             const auto* num = use.value.as_integer();
             if (num == nullptr)
               return use.fail_type(value_kind::bytes);
-            if (num->get() <= 0)
-              return use.fail("must be a positive number of bytes, got " +
-                              std::to_string(num->get()));
-            access(cfg) = static_cast<size_t>(num->get());
+            auto bytes = check_bytes(num->get());
+            if (!bytes)
+              return use.fail(reason_of(bytes.error()));
+            access(cfg) = *bytes;
           }};
 }
 
@@ -341,11 +249,11 @@ key_spec count_key(Access access, int64_t min = 0, int64_t max = 4096) {
             const auto* num = use.value.as_integer();
             if (num == nullptr)
               return use.fail_type(value_kind::count);
-            if (num->get() < min || num->get() > max)
-              return use.fail("must be between " + std::to_string(min) +
-                              " and " + std::to_string(max) + ", got " +
-                              std::to_string(num->get()));
-            access(cfg) = static_cast<size_t>(num->get());
+            auto count = check_count(num->get(), min, max);
+            if (!count)
+              return use.fail(reason_of(count.error()));
+            using field = std::remove_reference_t<decltype(access(cfg))>;
+            access(cfg) = static_cast<field>(*count);
           }};
 }
 
@@ -353,8 +261,6 @@ key_spec count_key(Access access, int64_t min = 0, int64_t max = 4096) {
 /// milliseconds.
 template <class Access>
 key_spec seconds_key(Access access, bool zero_allowed = false) {
-  // Bounds the conversion to milliseconds well inside int64.
-  constexpr double max_seconds = 1e9;
   return {value_kind::seconds, [=](node_config& cfg, const key_use& use) {
             double seconds = 0;
             if (const auto* f = use.value.as_floating_point())
@@ -363,20 +269,12 @@ key_spec seconds_key(Access access, bool zero_allowed = false) {
               seconds = static_cast<double>(i->get());
             else
               return use.fail_type(value_kind::seconds);
-            auto text = seconds_text(seconds);
-            if (zero_allowed && seconds == 0) {
-              access(cfg) = std::chrono::milliseconds{0};
-              return;
-            }
-            if (!std::isfinite(seconds) || seconds <= 0)
-              return use.fail("must be a positive number of seconds, got " +
-                              text);
-            if (seconds > max_seconds)
-              return use.fail("must be at most 1e9 seconds, got " + text);
-            auto ms = std::llround(seconds * 1000);
-            if (ms < 1)
-              return use.fail("must be at least 0.001 seconds, got " + text);
-            access(cfg) = std::chrono::milliseconds{ms};
+            seconds_bounds bounds;
+            bounds.zero_allowed = zero_allowed;
+            auto duration = check_seconds(seconds, bounds);
+            if (!duration)
+              return use.fail(reason_of(duration.error()));
+            access(cfg) = *duration;
           }};
 }
 
@@ -394,7 +292,7 @@ key_spec string_list_key(Access access, string_check check = {}) {
               const auto* str = element.as_string();
               if (str == nullptr) {
                 use.fail_at(element, prefix + "expected a string, got " +
-                                         type_name(element));
+                                         toml_type_name(element));
                 ok = false;
               } else if (auto why = check ? check(str->get()) : std::nullopt) {
                 use.fail_at(element, prefix + *why);
@@ -423,7 +321,7 @@ key_spec integer_list_key(Access access, int64_t min, int64_t max) {
               const auto* num = element.as_integer();
               if (num == nullptr) {
                 use.fail_at(element, prefix + "expected an integer, got " +
-                                         type_name(element));
+                                         toml_type_name(element));
                 ok = false;
               } else if (num->get() < min || num->get() > max) {
                 use.fail_at(element, prefix + "must be between " +
@@ -452,14 +350,10 @@ key_spec number_key(Access access,
               x = static_cast<double>(i->get());
             else
               return use.fail_type(value_kind::number);
-            auto text = seconds_text(x);
-            // Written as a negation so that NaN fails too.
-            if (std::isfinite(max) && !(x >= 0 && x <= max))
-              return use.fail("must be between 0 and " + seconds_text(max) +
-                              ", got " + text);
-            if (!std::isfinite(x) || x < 0)
-              return use.fail("must be a non-negative number, got " + text);
-            access(cfg) = x;
+            auto number = check_number(x, max);
+            if (!number)
+              return use.fail(reason_of(number.error()));
+            access(cfg) = *number;
           }};
 }
 
@@ -514,6 +408,30 @@ std::optional<std::string> check_device(const std::string& text) {
   if (text == "cpu" || (text.rfind("cuda", 0) == 0))
     return std::nullopt;
   return "unknown device " + in_quotes(text) + " (cpu or cuda:N)";
+}
+
+/// A class of the layer registry, or a TorchScript file (.pt or .ts) that
+/// exists. Classes a program registers itself must be registered before it
+/// parses its config.
+std::optional<std::string> check_expert_cls(const std::string& text) {
+  auto ends_with = [&](std::string_view suffix) {
+    return text.size() >= suffix.size() &&
+           text.compare(text.size() - suffix.size(), suffix.size(), suffix) ==
+               0;
+  };
+  if (ends_with(".pt") || ends_with(".ts")) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(text, ec))
+      return "no TorchScript file " + in_quotes(text);
+    return std::nullopt;
+  }
+  if (moe::find_expert_class(text) != nullptr)
+    return std::nullopt;
+  std::string known;
+  for (const auto& name : moe::expert_class_names())
+    known += (known.empty() ? "" : ", ") + name;
+  return "unknown expert class " + in_quotes(text) + " (known: " + known +
+         "; or a TorchScript file ending in .pt or .ts)";
 }
 
 std::optional<std::string> check_listen(const std::string& text) {
@@ -587,7 +505,8 @@ void add_trainer_keys(config_schema& s) {
         bool_key([=](node_config& c) -> bool& { return t(c).local_experts; }));
   s.add("trainer", "expert_cls",
         string_key(
-            [=](node_config& c) -> std::string& { return t(c).expert_cls; }));
+            [=](node_config& c) -> std::string& { return t(c).expert_cls; },
+            check_expert_cls));
   s.add("trainer", "k_best",
         count_key([=](node_config& c) -> size_t& { return t(c).k_best; }, 1,
                   1 << 16));
@@ -813,9 +732,9 @@ config_schema make_node_schema() {
             [=](node_config& c) -> strings& { return group(c).expert_uids; },
             check_uid));
   s.add("experts", "expert_cls",
-        string_key([=](node_config& c) -> std::string& {
-          return group(c).expert_cls;
-        }));
+        string_key(
+            [=](node_config& c) -> std::string& { return group(c).expert_cls; },
+            check_expert_cls));
   s.add(
       "experts", "hidden_dim",
       count_key([=](node_config& c) -> int64_t& { return group(c).hidden_dim; },
@@ -888,6 +807,13 @@ config_schema make_node_schema() {
       if (!g.expert_uids.empty() && !g.expert_pattern.empty())
         ctx.fail({"experts.expert_uids", "experts.expert_pattern"},
                  name + "takes expert_uids or expert_pattern, not both");
+      // The pattern itself passed its own check.
+      if (auto pattern = moe::expert_pattern::parse(g.expert_pattern);
+          pattern && g.expert_uids.empty() && g.num_experts > pattern->size())
+        ctx.fail({"experts.num_experts", "experts.expert_pattern"},
+                 name + "num_experts (" + std::to_string(g.num_experts) +
+                     ") is more than the " + std::to_string(pattern->size()) +
+                     " uids of expert_pattern " + g.expert_pattern);
       if (g.min_batch_size > g.max_batch_size)
         ctx.fail({"experts.min_batch_size", "experts.max_batch_size"},
                  name + "min_batch_size (" + std::to_string(g.min_batch_size) +
@@ -982,11 +908,11 @@ toml::table read_override_value(std::string_view text, value_kind kind,
 /// Checks one `section.key=value` override and writes it into `root`.
 void apply_override(toml::table& root, std::string_view text,
                     const config_schema& schema,
-                    std::map<std::string, origin, std::less<>>& origins,
-                    issue_list& issues) {
+                    std::map<std::string, config_place, std::less<>>& origins,
+                    config_issues& issues) {
   auto eq = text.find('=');
   auto key = std::string{trim(text.substr(0, eq))};
-  origin where{"--set " + key, 0, 0, true};
+  auto where = config_place::of_override("--set " + key);
   auto dot = key.find('.');
   if (eq == std::string_view::npos || dot == std::string::npos || dot == 0 ||
       dot + 1 == key.size()) {
@@ -1032,10 +958,6 @@ void apply_override(toml::table& root, std::string_view text,
   }
 }
 
-origin origin_at(const std::string& source, const toml::source_region& r) {
-  return origin{source, r.begin.line, r.begin.column, false};
-}
-
 } // namespace
 
 caf::expected<node_config>
@@ -1044,25 +966,21 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
   const auto& schema = node_schema();
   std::string source =
       source_name.empty() ? std::string{"<config>"} : std::string{source_name};
-  issue_list issues;
-  toml::table root;
-  try {
-    root = toml::parse(toml_text, source);
-  } catch (const toml::parse_error& err) {
-    issues.add(origin_at(source, err.source()),
-               "TOML syntax error: " + std::string{err.description()});
+  config_issues issues;
+  auto parsed = parse_toml(toml_text, source, issues);
+  if (!parsed)
     return issues.to_error();
-  }
+  toml::table& root = *parsed;
   // Overrides go into the parsed tree first, so they replace file values
   // before anything is checked.
-  std::map<std::string, origin, std::less<>> override_origins;
+  std::map<std::string, config_place, std::less<>> override_origins;
   for (const auto& text : overrides)
     apply_override(root, text, schema, override_origins, issues);
   node_config cfg;
-  std::map<std::string, origin, std::less<>> set_keys;
+  std::map<std::string, config_place, std::less<>> set_keys;
   for (auto&& [section_key, section_node] : root) {
     auto section = std::string{section_key.str()};
-    auto section_where = origin_at(source, section_key.source());
+    auto section_where = config_place::in(source, section_key.source());
     if (!schema.has_section(section)) {
       if (section_node.is_table())
         issues.add(section_where, "unknown section [" + section + "] (known: " +
@@ -1084,8 +1002,8 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
         auto name = section + "." + std::string{key.str()};
         auto over = override_origins.find(name);
         bool overridden = over != override_origins.end();
-        origin key_where =
-            overridden ? over->second : origin_at(source, key.source());
+        config_place key_where =
+            overridden ? over->second : config_place::in(source, key.source());
         const auto* spec = schema.find(section, key.str());
         if (spec == nullptr) {
           issues.add(key_where,
@@ -1093,9 +1011,9 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
                          "] (known: " + schema.keys_of(section) + ")");
           continue;
         }
-        origin value_where = key_where;
+        config_place value_where = key_where;
         if (!overridden && value.source().begin.line != 0)
-          value_where = origin_at(source, value.source());
+          value_where = config_place::in(source, value.source());
         spec->set(cfg, key_use{name, value, value_where, issues});
         set_keys[name] = value_where;
       }
@@ -1103,9 +1021,10 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
     if (section == repeated_section) {
       const auto* groups = section_node.as_array();
       if (groups == nullptr || !groups->is_array_of_tables()) {
-        issues.add(section_where, "experts must be written [[experts]] (an "
-                                  "array of tables), got " +
-                                      std::string{type_name(section_node)});
+        issues.add(section_where,
+                   "experts must be written [[experts]] (an "
+                   "array of tables), got " +
+                       std::string{toml_type_name(section_node)});
         continue;
       }
       for (auto&& group : *groups) {
@@ -1118,7 +1037,7 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
     if (table == nullptr) {
       issues.add(section_where, in_quotes(section) + " must be a table [" +
                                     section + "], got " +
-                                    type_name(section_node));
+                                    toml_type_name(section_node));
       continue;
     }
     if (section == "trainer")
@@ -1127,7 +1046,7 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
   }
   // Cross-key rules only make sense on values that passed their own checks.
   if (issues.empty()) {
-    rule_context ctx{set_keys, origin{source}, issues};
+    rule_context ctx{set_keys, config_place{source}, issues};
     for (const auto& rule : schema.rules())
       rule(cfg, ctx);
   }
@@ -1140,19 +1059,10 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
 caf::expected<node_config>
 load_node_config(const std::string& path,
                  const std::vector<std::string>& overrides) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    return make_error(errc::io_error,
-                      "cannot read config file " + path + ": is a directory");
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_error(errc::io_error, "cannot read config file " + path + ": " +
-                                          std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad())
-    return make_error(errc::io_error, "cannot read config file " + path);
-  return parse_node_config(text.str(), path, overrides);
+  auto text = read_config_file(path);
+  if (!text)
+    return std::move(text.error());
+  return parse_node_config(*text, path, overrides);
 }
 
 std::vector<std::string> node_config_keys() {

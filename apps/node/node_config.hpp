@@ -57,8 +57,8 @@ struct node_config {
 };
 
 /// Reads the TOML file at `path`, applies `overrides` and validates; see
-/// `parse_node_config`. Fails with `errc::io_error` if the file cannot be
-/// read.
+/// `parse_node_config`. Fails with `errc::io_error` and `PATH: reason` if
+/// the path names nothing, a directory, or an unreadable file.
 [[nodiscard]] caf::expected<node_config>
 load_node_config(const std::string& path,
                  const std::vector<std::string>& overrides = {});
@@ -73,9 +73,14 @@ load_node_config(const std::string& path,
 ///
 /// Fails with `errc::bad_config` on a TOML syntax error, an unknown section
 /// or key, a value of the wrong type or out of range, or inconsistent values
-/// (e.g. `part_bytes` above half of `max_frame_bytes`). The message has one
-/// line per problem, `SOURCE:LINE:COL: reason`, where SOURCE is
-/// `source_name`; a problem in an override reads `--set section.key: reason`.
+/// (e.g. `part_bytes` above half of `max_frame_bytes`, `num_experts` above
+/// the uids of `expert_pattern`). The message has one line per problem,
+/// `SOURCE:LINE:COL: reason`, where SOURCE is `source_name`; a problem in an
+/// override reads `--set section.key: reason`.
+///
+/// `expert_cls` must name a class of the layer registry or an existing
+/// TorchScript file: a program that registers its own classes does so
+/// before it parses its config.
 [[nodiscard]] caf::expected<node_config>
 parse_node_config(std::string_view toml_text, std::string_view source_name,
                   const std::vector<std::string>& overrides = {});

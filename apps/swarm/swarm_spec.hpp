@@ -5,6 +5,8 @@
 // one; the fault-injection harness's scenarios name their nodes the same
 // way.
 
+#include "runtime/config/config_issues.hpp"
+
 #include <caf/expected.hpp>
 
 #include <string>
@@ -42,12 +44,19 @@ struct swarm_spec {
 /// Parses a spec. Errors (`errc::bad_config`, `SOURCE:LINE:COL: reason`):
 /// TOML syntax, unknown keys, unknown role, count 0 or above 64, a spec
 /// without a DHT node. Config paths are resolved against `base_dir`.
-/// `other_keys`: top-level keys another reader owns (e.g. a harness
-/// scenario's `[scenario]` and `[[faults]]`), skipped here.
 [[nodiscard]] caf::expected<swarm_spec>
 parse_swarm_spec(std::string_view toml_text, std::string_view source_name,
-                 const std::string& base_dir,
-                 const std::vector<std::string>& other_keys = {});
+                 const std::string& base_dir);
+
+/// Reads the `[[nodes]]` of a spec as `parse_swarm_spec` does, but adds each
+/// problem to `issues` (for a reader of a larger file, such as a harness
+/// scenario) and returns what it could read. `other_keys`: top-level keys
+/// that reader owns (e.g. `[scenario]`, `[[faults]]`), skipped here.
+[[nodiscard]] swarm_spec
+read_swarm_spec(std::string_view toml_text, std::string_view source_name,
+                const std::string& base_dir,
+                const std::vector<std::string>& other_keys,
+                config_issues& issues);
 
 /// Reads and parses the spec at `path` (configs resolved against its
 /// directory). Errors as `parse_swarm_spec`, plus io_error.

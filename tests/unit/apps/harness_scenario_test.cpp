@@ -198,8 +198,8 @@ kind = "happiness"
   EXPECT_TRUE(contains(error, "needs at (seconds) or at_step")) << error;
   EXPECT_TRUE(contains(error, "no node or role named 'server-9'")) << error;
   EXPECT_TRUE(contains(error, "at or at_step, not both")) << error;
-  EXPECT_TRUE(contains(error, "faults.drop_rate: expected a number between 0 "
-                              "and 1"))
+  EXPECT_TRUE(contains(error, "faults.drop_rate: must be between 0 and 1, "
+                              "got 1.5"))
       << error;
   EXPECT_TRUE(contains(error, "a partition needs peers")) << error;
   EXPECT_TRUE(contains(error, "unknown kind 'cake'")) << error;

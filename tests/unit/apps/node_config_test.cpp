@@ -547,3 +547,63 @@ TEST(node_config, control_peers_are_peer_ids) {
 
 } // namespace
 } // namespace colony
+
+namespace colony {
+namespace {
+
+TEST(node_config, expert_cls_names_a_registered_class_or_a_file) {
+  EXPECT_EQ(must_parse("[[experts]]\nexpert_uids = [\"x.0\"]\n"
+                       "expert_cls = \"nop\"\n")
+                .experts.at(0)
+                .expert_cls,
+            "nop");
+  auto unknown = error_of("[[experts]]\nexpert_uids = [\"x.0\"]\n"
+                          "expert_cls = \"nosuch\"\n");
+  EXPECT_STARTS_WITH(unknown, "test.toml:3:14: experts.expert_cls: unknown "
+                              "expert class 'nosuch' (known: ");
+  EXPECT_CONTAINS(unknown, "ffn");
+  EXPECT_CONTAINS(unknown, "or a TorchScript file ending in .pt or .ts)");
+  EXPECT_EQ(error_of("", {"experts.expert_uids=x.0",
+                          "experts.expert_cls=/nonexistent/expert.pt"}),
+            "--set experts.expert_cls: experts.expert_cls: no TorchScript "
+            "file '/nonexistent/expert.pt'");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nexpert_cls = \"x\"\n"),
+                  "test.toml:3:14: trainer.expert_cls: unknown expert class "
+                  "'x'");
+}
+
+TEST(node_config, num_experts_fits_in_the_pattern) {
+  auto cfg = must_parse("[[experts]]\nexpert_pattern = \"ffn.[0:2].[0:4]\"\n"
+                        "num_experts = 8\n");
+  EXPECT_EQ(cfg.experts.at(0).num_experts, 8u);
+  EXPECT_EQ(error_of("[[experts]]\nexpert_pattern = \"ffn.[0:2].[0:4]\"\n"
+                     "num_experts = 9\n"),
+            "test.toml:3:15: [[experts]] #1: num_experts (9) is more than the "
+            "8 uids of expert_pattern ffn.[0:2].[0:4]");
+  EXPECT_EQ(error_of("", {"experts.expert_pattern=ffn.[0:4]",
+                          "experts.num_experts=100"}),
+            "--set experts.num_experts: [[experts]] #1: num_experts (100) is "
+            "more than the 4 uids of expert_pattern ffn.[0:4]");
+}
+
+TEST(node_config, bad_durations_are_refused_from_files_and_overrides) {
+  for (auto bad : {"-1", "-0.5", "nan", "1e300", "0"}) {
+    auto text = error_of("", {std::string{"dht.refresh_period="} + bad});
+    EXPECT_STARTS_WITH(text, "--set dht.refresh_period: dht.refresh_period: "
+                             "must be");
+  }
+}
+
+TEST(node_config, missing_file_or_directory_reads_as_path_and_reason) {
+  auto missing = load_node_config("/nonexistent/colony.toml", {});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(error_reason(missing.error()),
+            "/nonexistent/colony.toml: no such file");
+  auto dir = load_node_config(COLONY_SOURCE_DIR "/configs", {});
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(error_reason(dir.error()),
+            COLONY_SOURCE_DIR "/configs: is a directory, not a config file");
+}
+
+} // namespace
+} // namespace colony
