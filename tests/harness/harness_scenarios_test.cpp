@@ -7,6 +7,8 @@
 #include "apps/swarm/child_process.hpp"
 #include "messages/error.hpp"
 #include "runtime/ping_client.hpp"
+#include "tests/support/required_package.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,12 +17,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <thread>
 #include <unistd.h>
 
 using namespace colony;
 using namespace colony::apps;
 using namespace std::chrono_literals;
+using colony::testing::eventually;
+using colony::testing::gnuplot_installed;
 
 namespace {
 
@@ -70,8 +73,8 @@ void run_scenario(const std::string& name) {
   EXPECT_EQ(count_of(report, "\"holds\": true"), scenario->invariants.size())
       << output;
   EXPECT_NE(output.find("PASSED"), std::string::npos) << output;
-  if (std::filesystem::exists("/usr/bin/gnuplot"))
-    EXPECT_TRUE(std::filesystem::exists(out / "harness.png")) << output;
+  EXPECT_TRUE(gnuplot_installed());
+  EXPECT_TRUE(std::filesystem::exists(out / "harness.png")) << output;
   if (!::testing::Test::HasFailure())
     std::filesystem::remove_all(out);
   else
@@ -116,12 +119,14 @@ TEST(harness, an_interrupt_stops_every_process_it_started) {
       {COLONY_BINARY, "harness", source.string(), "--out", out.string()}, log);
   ASSERT_TRUE(proc);
   // Wait until the whole swarm is up, then interrupt as Ctrl-C would.
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (read_file(log).find("swarm up") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline && proc->wait_for(0ms) < 0)
-    std::this_thread::sleep_for(100ms);
-  ASSERT_NE(read_file(log).find("swarm up"), std::string::npos)
+  auto swarm_up = [&] {
+    return read_file(log).find("swarm up") != std::string::npos;
+  };
+  ASSERT_TRUE(eventually(
+      "the harness reports its swarm up", 120s,
+      [&] { return swarm_up() || proc->wait_for(0ms) >= 0; }, 100ms))
       << read_file(log);
+  ASSERT_TRUE(swarm_up()) << "the harness ended first:\n" << read_file(log);
   std::vector<std::string> addresses;
   for (const auto& entry : std::filesystem::directory_iterator(out))
     if (entry.path().extension() == ".addr") {

@@ -8,6 +8,7 @@
 #include "messages/envelope.hpp"
 #include "messages/error.hpp"
 #include "runtime/transport/transport_atoms.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
@@ -15,7 +16,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <unistd.h>
 
 namespace colony::testing {
@@ -228,16 +228,15 @@ struct node_process {
              stat[pos + 2] == 'T';
     };
     auto tasks = "/proc/" + std::to_string(proc.pid()) + "/task";
-    for (int i = 0; i < 500; ++i) {
+    auto all_stopped = [&] {
       bool all = true;
       std::error_code ec;
       for (auto& task : std::filesystem::directory_iterator(tasks, ec))
         all = all && stopped(task.path() / "stat");
-      if (all && !ec)
-        return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return false;
+      return all && !ec;
+    };
+    return wait_until(std::chrono::seconds(5), all_stopped,
+                      std::chrono::milliseconds(2));
   }
 
   /// Resident set size of the process in KiB (from /proc).

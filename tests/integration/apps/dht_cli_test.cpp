@@ -1,4 +1,9 @@
 #include "tests/integration/test_nodes.hpp"
+#include "tests/support/wait_until.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <string>
 
 using namespace colony;
 using namespace colony::apps;
@@ -46,8 +51,10 @@ TEST(dht_cli, store_get_and_experts_through_running_dht_nodes) {
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("initial peers answered"), std::string::npos) << out;
   // The node reports its routing table and stored keys periodically.
-  std::this_thread::sleep_for(1200ms);
-  std::ifstream in(dir.file("boot.log"));
-  std::string log((std::istreambuf_iterator<char>(in)), {});
-  EXPECT_NE(log.find("routing table: 1 peers"), std::string::npos) << log;
+  std::string log;
+  EXPECT_TRUE(eventually("the boot node reports its routing table", 10s, [&] {
+    std::ifstream in(dir.file("boot.log"));
+    log.assign(std::istreambuf_iterator<char>(in), {});
+    return log.find("routing table: 1 peers") != std::string::npos;
+  })) << log;
 }

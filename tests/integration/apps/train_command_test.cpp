@@ -5,6 +5,7 @@
 #include "apps/output/learning_curve.hpp"
 #include "apps/output/metrics_csv.hpp"
 #include "tests/integration/test_nodes.hpp"
+#include "tests/support/required_package.hpp"
 
 #include <filesystem>
 
@@ -13,11 +14,6 @@ using namespace colony::apps;
 using namespace colony::testing;
 
 namespace {
-
-bool have_dataset() {
-  return std::filesystem::exists(
-      "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
-}
 
 /// Two easy classes, a small model, a few steps.
 const char* small_trainer = R"([node]
@@ -44,8 +40,7 @@ bool contains(const std::string& text, const std::string& needle) {
 } // namespace
 
 TEST(train_command, trains_locally_and_writes_metrics_and_plot) {
-  if (!have_dataset())
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(fashion_mnist_installed());
   temp_dir dir;
   auto cfg = dir.file("trainer.toml");
   std::ofstream(cfg) << small_trainer << "local_experts = true\n";
@@ -64,12 +59,11 @@ TEST(train_command, trains_locally_and_writes_metrics_and_plot) {
   EXPECT_EQ(rows->back().step, 40u);
   ASSERT_TRUE(rows->back().test_accuracy);
   EXPECT_GE(*rows->back().test_accuracy, 0.8);
-  if (gnuplot_available()) {
-    std::ifstream in(png, std::ios::binary);
-    char magic[4] = {};
-    in.read(magic, 4);
-    EXPECT_EQ(std::string(magic + 1, 3), "PNG");
-  }
+  ASSERT_TRUE(gnuplot_installed());
+  std::ifstream in(png, std::ios::binary);
+  char magic[4] = {};
+  in.read(magic, 4);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
 }
 
 TEST(train_command, config_problems_exit_2_with_the_reason) {
@@ -91,8 +85,7 @@ TEST(train_command, config_problems_exit_2_with_the_reason) {
 }
 
 TEST(swarm_command, trains_through_a_small_swarm_and_stops_it) {
-  if (!have_dataset())
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(fashion_mnist_installed());
   temp_dir dir;
   std::ofstream(dir.file("dht.toml")) << "[node]\nlog_level = \"warn\"\n";
   std::ofstream(dir.file("server.toml"))

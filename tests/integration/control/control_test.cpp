@@ -51,6 +51,17 @@ control::control_request set_faults(fault_settings f) {
   return r;
 }
 
+/// Hands `f` to `n`'s transport directly; true once the transport has
+/// applied them (its empty reply).
+bool set_transport_faults(node& n, const fault_settings& f) {
+  caf::scoped_actor self{n.system()};
+  bool applied = false;
+  self->request(n.transport(), 3s, set_faults_atom::value, f)
+      .receive([&] { applied = true; },
+               [](caf::error& err) { ADD_FAILURE() << describe(err); });
+  return applied;
+}
+
 /// Round trip of one ping from `from` to `address`, or the error.
 caf::expected<double> ping_ms(node& from, const std::string& address,
                               std::chrono::milliseconds timeout = 3s) {
@@ -162,11 +173,9 @@ TEST(control, delay_and_loss_of_a_nodes_messages) {
   ASSERT_TRUE(after) << describe(after.error());
   EXPECT_LT(*after, 50.0);
   // The transport takes the settings directly as well.
-  caf::anon_send(target->transport(), set_faults_atom::value, lossy);
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(set_transport_faults(*target, lossy));
   EXPECT_FALSE(ping_ms(*peer, target->address(), 300ms));
-  caf::anon_send(target->transport(), set_faults_atom::value, fault_settings{});
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(set_transport_faults(*target, fault_settings{}));
   EXPECT_TRUE(ping_ms(*peer, target->address()));
   auto status = boss.client->status(target->address(), 3s);
   ASSERT_TRUE(status);

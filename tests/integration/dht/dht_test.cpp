@@ -6,6 +6,7 @@
 #include "apps/bench/dht_swarm.hpp"
 #include "apps/node/node.hpp"
 #include "tests/integration/test_nodes.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@ using namespace colony;
 using namespace colony::apps;
 using namespace colony::dht;
 using namespace std::chrono_literals;
+using colony::testing::eventually;
 
 namespace {
 
@@ -173,8 +175,9 @@ TEST(dht, values_vanish_after_expiration) {
   swarm_fixture f{6};
   ASSERT_TRUE(*f.client(0).store(plain("brief", "x", 1.0), 10s));
   EXPECT_TRUE(f.client(2).get("brief", false, 10s)->found);
-  std::this_thread::sleep_for(1200ms);
-  EXPECT_FALSE(f.client(4).get("brief", true, 10s)->found);
+  EXPECT_TRUE(eventually(
+      "no node finds the value any more", 10s,
+      [&] { return !f.client(4).get("brief", true, 10s)->found; }, 100ms));
 }
 
 TEST(dht, signed_records_owner_updates_forger_is_refused) {
@@ -258,9 +261,14 @@ TEST(dht, new_neighbour_receives_the_keys_it_should_hold) {
         *f.client(i % 6).store(plain("key" + std::to_string(i), "v"), 10s));
   auto added = f.swarm->add({f.swarm->at(0).transport.address});
   ASSERT_TRUE(added);
-  std::this_thread::sleep_for(500ms);
   // With 7 nodes and 5 replicas, the newcomer should hold most keys.
-  EXPECT_GT(f.client(*added).stats(5s)->storage_size, 10u);
+  size_t held = 0;
+  EXPECT_TRUE(eventually("the newcomer holds more than 10 keys", 10s,
+                         [&] {
+                           held = f.client(*added).stats(5s)->storage_size;
+                           return held > 10;
+                         }))
+      << "it holds " << held;
 }
 
 TEST(dht, declared_experts_are_listed_found_and_beam_searched) {
@@ -330,6 +338,15 @@ TEST(dht, cached_values_are_refreshed_before_they_expire) {
       store_request{"news", {}, false, "new", now + 30.0}, 10s));
   // Served from the cache, which schedules a refresh at expiry - 2.5 s.
   EXPECT_EQ(f.client(reader).get("news", false, 10s)->value, "old");
-  std::this_thread::sleep_for(1500ms); // the old copy is still unexpired
-  EXPECT_EQ(f.client(reader).get("news", false, 10s)->value, "new");
+  // Only a read that starts before the old copy expires (now + 3 s) proves
+  // the refresh: after that, any read looks the key up anew.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::duration<double>(now + 3.0 - dht_time()));
+  EXPECT_TRUE(eventually(
+      "the reader's cache holds the new value before the old one expired", left,
+      [&] {
+        auto asked = dht_time();
+        auto got = f.client(reader).get("news", false, 10s);
+        return got->value == "new" && asked < now + 3.0;
+      }));
 }

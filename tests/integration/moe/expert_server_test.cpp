@@ -8,9 +8,12 @@
 #include "actors/moe/server/expert_module.hpp"
 #include "actors/moe/server/layer_registry.hpp"
 #include "tests/integration/test_nodes.hpp"
+#include "tests/support/wait_until.hpp"
 
 #include <torch/torch.h>
 
+#include <filesystem>
+#include <optional>
 #include <thread>
 
 using namespace colony;
@@ -307,6 +310,17 @@ TEST(expert_server, serving_goes_on_after_periodic_checkpoints) {
   g.update_period = 300ms;
   server_and_client sc{{g}};
   ASSERT_TRUE(sc.ok());
+  // Each checkpoint renames a fresh copy onto checkpoint_last.pt.
+  auto last = std::filesystem::path{dir.file("ckpt/ffn.0/checkpoint_last.pt")};
+  std::optional<std::filesystem::file_time_type> last_written;
+  auto checkpoint_written = [&] {
+    std::error_code ec;
+    auto t = std::filesystem::last_write_time(last, ec);
+    if (ec || t == last_written)
+      return false;
+    last_written = t;
+    return true;
+  };
   auto x = torch::randn({4, 8});
   for (int round = 0; round < 4; ++round) {
     auto grads = sc.client->backward(sc.address(), "ffn.0", {x},
@@ -316,10 +330,11 @@ TEST(expert_server, serving_goes_on_after_periodic_checkpoints) {
     ASSERT_TRUE(out) << "round " << round << ": " << describe(out.error());
     ASSERT_EQ((*out)[0].sizes(), x.sizes());
     EXPECT_TRUE(torch::isfinite((*out)[0]).all().item<bool>());
-    std::this_thread::sleep_for(400ms); // a checkpoint in between
+    // The update above makes the next periodic save write a checkpoint.
+    ASSERT_TRUE(
+        eventually("a checkpoint follows round " + std::to_string(round), 5s,
+                   checkpoint_written));
   }
-  EXPECT_TRUE(
-      std::filesystem::exists(dir.file("ckpt/ffn.0/checkpoint_last.pt")));
 }
 
 TEST(expert_server, server_process_declares_experts_until_killed) {
@@ -359,10 +374,20 @@ TEST(expert_server, server_process_declares_experts_until_killed) {
   // max(2 x 1 s, 3 s).
   server->signal(SIGKILL);
   server->wait_for(5s);
-  std::this_thread::sleep_for(4500ms);
-  auto later = moe::list_experts(dht, "ffn.", 5s);
-  ASSERT_TRUE(later) << describe(later.error());
-  EXPECT_TRUE(later->empty()) << later->size() << " experts still listed";
+  size_t still_listed = 0;
+  EXPECT_TRUE(eventually(
+      "the killed server's experts expired", 15s,
+      [&] {
+        auto later = moe::list_experts(dht, "ffn.", 5s);
+        if (!later) {
+          ADD_FAILURE() << describe(later.error());
+          return true;
+        }
+        still_listed = later->size();
+        return later->empty();
+      },
+      200ms))
+      << still_listed << " experts still listed";
 }
 
 TEST(expert_server, run_command_serves_experts_from_config) {

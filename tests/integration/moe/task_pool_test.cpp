@@ -128,12 +128,13 @@ class task_pool_test : public ::testing::Test {
 } // namespace
 
 TEST_F(task_pool_test, results_match_per_request_results_and_batches_form) {
+  gate g;
   std::atomic<int> calls{0};
   std::atomic<int> max_rows{0};
   auto dev = device();
   auto p = pool(dev, [&](const tensors& in) {
     if (calls++ == 0)
-      std::this_thread::sleep_for(50ms); // requests pile up meanwhile
+      g.pass(); // requests pile up meanwhile
     max_rows = std::max<int>(max_rows, static_cast<int>(in[0].size(0)));
     return tensors{in[0].mul(2).add(1), in[0].add(in[1])};
   });
@@ -145,6 +146,9 @@ TEST_F(task_pool_test, results_match_per_request_results_and_batches_form) {
     inputs.push_back({rows_of(rows, 100.0f * i), at::ones({rows, 3})});
     handles.push_back(submit_async(p, inputs.back()));
   }
+  ASSERT_TRUE(g.wait_entered(1));
+  EXPECT_EQ(stats(p).requests, size_t{requests}); // all of them queued
+  g.release();
   for (int i = 0; i < requests; ++i) {
     auto out = wait(handles[i]);
     ASSERT_TRUE(out) << describe(out.error());
@@ -259,6 +263,8 @@ TEST_F(task_pool_test, device_serves_the_oldest_request_first_across_pools) {
     auto& second = a_first ? b : a;
     auto h1 = submit_async(first, {rows_of(1)});
     stats(first); // enqueued
+    // The device orders by enqueue time: the pause makes `first` older
+    // than `second` by more than any clock's granularity.
     std::this_thread::sleep_for(2ms);
     auto h2 = submit_async(second, {rows_of(1)});
     stats(second);
@@ -296,10 +302,15 @@ TEST_F(task_pool_test, older_request_ready_by_timeout_goes_before_newer) {
   ASSERT_TRUE(g.wait_entered(1));
   auto h1 = submit_async(late, {rows_of(1)});
   stats(late);
+  // As above: `late`'s request is the older one.
   std::this_thread::sleep_for(2ms);
   auto h2 = submit_async(eager, {rows_of(1)});
   stats(eager);
-  std::this_thread::sleep_for(60ms); // late's timer announces it meanwhile
+  // Time is the subject here: `late` becomes ready only when its 30 ms
+  // batch timeout expires inside the pool, which nothing outside the pool
+  // and the device can observe, so wait it out (with margin) while the
+  // device is still busy.
+  std::this_thread::sleep_for(60ms);
   g.release();
   for (auto* h : {&hs, &h1, &h2}) {
     auto r = wait(*h);

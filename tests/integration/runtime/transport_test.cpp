@@ -2,9 +2,12 @@
 #include "runtime/ping_client.hpp"
 #include "tests/integration/raw_peer.hpp"
 #include "tests/integration/test_nodes.hpp"
+#include "tests/support/wait_until.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <random>
+#include <thread>
 
 using namespace colony;
 using namespace colony::apps;
@@ -22,15 +25,27 @@ caf::behavior failing_service(caf::event_based_actor*) {
   }};
 }
 
+/// How many requests a `silent_service` holds: a test waits on it to know
+/// that its call reached the server.
+using held_count = std::shared_ptr<std::atomic<size_t>>;
+
 /// Holds every request forever: the caller's deadline must end the call.
-caf::behavior silent_service(caf::event_based_actor* self) {
+caf::behavior silent_service(caf::event_based_actor* self, held_count count) {
   auto held = std::make_shared<std::vector<caf::response_promise>>();
-  return {[self, held](serve_atom, const std::string&, const std::string&,
-                       const envelope&) {
+  return {[self, held, count](serve_atom, const std::string&,
+                              const std::string&, const envelope&) {
     auto rp = self->make_response_promise();
     held->push_back(rp);
+    ++*count;
     return rp;
   }};
+}
+
+/// Registers a `silent_service` as "silent" on `n`; returns its count.
+held_count register_silent(node& n) {
+  auto count = std::make_shared<std::atomic<size_t>>(0);
+  register_service(n, "silent", n.system().spawn(silent_service, count));
+  return count;
 }
 
 /// Answers with the request body itself.
@@ -140,7 +155,7 @@ TEST(transport, deadline_ends_a_call_the_server_never_answers) {
   auto a = start_node(test_config());
   auto b = start_node(test_config());
   ASSERT_TRUE(a && b);
-  register_service(*b, "silent", b->system().spawn(silent_service));
+  register_silent(*b);
   auto t0 = clock_type::now();
   auto res = call(*a, b->address(), "silent", make_ping_request(0), 300ms);
   ASSERT_FALSE(res);
@@ -154,7 +169,7 @@ TEST(transport, cancel_fails_the_call_at_once) {
   auto a = start_node(test_config());
   auto b = start_node(test_config());
   ASSERT_TRUE(a && b);
-  register_service(*b, "silent", b->system().spawn(silent_service));
+  auto held = register_silent(*b);
   caf::scoped_actor self{a->system()};
   uint64_t id = 0;
   self->request(a->transport(), caf::infinite, start_call_atom::value,
@@ -162,7 +177,8 @@ TEST(transport, cancel_fails_the_call_at_once) {
                 caf::timespan{10s})
       .receive([&](uint64_t x) { id = x; }, [](caf::error&) {});
   ASSERT_NE(id, 0u);
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(
+      eventually("the server holds the call", 5s, [&] { return *held == 1; }));
   auto t0 = clock_type::now();
   self->send(a->transport(), cancel_atom::value, id);
   caf::error outcome;
@@ -243,15 +259,18 @@ TEST(transport, pending_calls_fail_at_once_when_peer_goes_away) {
   auto a = start_node(test_config());
   auto b = start_node(test_config());
   ASSERT_TRUE(a && b);
-  register_service(*b, "silent", b->system().spawn(silent_service));
+  auto held = register_silent(*b);
   caf::expected<envelope> res{caf::error{}};
   auto t0 = clock_type::now();
   std::thread t([&] {
     res = call(*a, b->address(), "silent", make_ping_request(0), 20s);
   });
-  std::this_thread::sleep_for(300ms);
+  // Fails the test only after the join below: the thread uses `b` first.
+  auto arrived =
+      eventually("the server holds the call", 5s, [&] { return *held == 1; });
   b.reset(); // the whole node goes down
   t.join();
+  ASSERT_TRUE(arrived);
   ASSERT_FALSE(res);
   EXPECT_TRUE(is_error(res.error(), errc::disconnected))
       << describe(res.error());
@@ -298,16 +317,18 @@ TEST(transport, idle_connections_close_and_calls_reconnect) {
   auto a = start_node(cfg);
   auto b = start_node(cfg);
   ASSERT_TRUE(a && b);
-  register_service(*b, "silent", b->system().spawn(silent_service));
+  register_silent(*b);
   ASSERT_TRUE(ping_once(a->system(), a->transport(), b->address(), 0, 5s));
   EXPECT_EQ(connections(*a), 1u);
   // A call in flight keeps its connection open past the idle timeout.
   auto res = call(*a, b->address(), "silent", make_ping_request(0), 800ms);
   EXPECT_TRUE(is_error(res.error(), errc::timeout)) << describe(res.error());
-  std::this_thread::sleep_for(800ms);
-  EXPECT_EQ(connections(*a), 0u);
-  EXPECT_EQ(connections(*b), 0u);
-  // Calls after the close open a new connection, many times over.
+  ASSERT_TRUE(eventually("both ends closed the idle connection", 5s, [&] {
+    return connections(*a) == 0 && connections(*b) == 0;
+  }));
+  // Calls after the close open a new connection, many times over. The
+  // pauses grow from 0 to 380 ms across the 300 ms idle timeout, so that
+  // calls meet a connection that is fresh, about to close, and closed.
   for (int i = 0; i < 20; ++i) {
     auto r = ping_once(a->system(), a->transport(), b->address(), 0, 5s);
     ASSERT_TRUE(r) << i << ": " << describe(r.error());
@@ -318,7 +339,7 @@ TEST(transport, idle_connections_close_and_calls_reconnect) {
 TEST(transport, server_answers_timeout_when_its_service_misses_the_deadline) {
   auto b = start_node(test_config());
   ASSERT_TRUE(b);
-  register_service(*b, "silent", b->system().spawn(silent_service));
+  register_silent(*b);
   raw_peer peer{b->address()};
   ASSERT_TRUE(peer.handshake_with_node("test"));
   auto body = make_ping_request(0);

@@ -8,6 +8,7 @@
 #include "actors/trainer/trainer.hpp"
 #include "actors/trainer/training_loop.hpp"
 #include "tests/integration/test_nodes.hpp"
+#include "tests/support/required_package.hpp"
 
 #include <cmath>
 #include <filesystem>
@@ -19,12 +20,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr int64_t hidden = 64;
-
-bool have_dataset() {
-  return std::filesystem::exists(
-      std::string{trainer::fashion_mnist_default_dir} +
-      "/t10k-labels-idx1-ubyte.gz");
-}
 
 std::vector<std::string> grid_uids(const std::string& pattern) {
   auto uids = moe::expand_expert_pattern(pattern);
@@ -92,8 +87,7 @@ trainer_run run_trainer(caf::actor_system& sys, trainer::trainer_config cfg,
 }
 
 void expect_learns_two_classes(const std::string& layer) {
-  if (!have_dataset())
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(fashion_mnist_installed());
   dht_expert_swarm swarm(two_grids());
   ASSERT_TRUE(swarm.ok());
   trainer::trainer_config cfg;
@@ -136,8 +130,7 @@ TEST(training, switch_layer_learns_two_classes_within_100_steps) {
 }
 
 TEST(training, local_baseline_learns_two_classes_without_a_swarm) {
-  if (!have_dataset())
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(fashion_mnist_installed());
   auto o = two_class_options("moe");
   o.local_experts = true;
   auto loop = trainer::training_loop::make(o, {});
@@ -156,8 +149,7 @@ TEST(training, local_baseline_learns_two_classes_without_a_swarm) {
 }
 
 TEST(training, same_seed_same_local_run) {
-  if (!have_dataset())
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(fashion_mnist_installed());
   auto o = two_class_options("moe");
   o.local_experts = true;
   std::vector<double> losses[2];
@@ -171,8 +163,7 @@ TEST(training, same_seed_same_local_run) {
 }
 
 TEST(training, status_and_stop_requests_are_answered_between_steps) {
-  if (!have_dataset())
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(fashion_mnist_installed());
   dht_expert_swarm swarm(two_grids());
   ASSERT_TRUE(swarm.ok());
   trainer::trainer_config cfg;
@@ -199,8 +190,7 @@ TEST(training, status_and_stop_requests_are_answered_between_steps) {
 }
 
 TEST(training, no_experts_ends_with_an_error_after_waiting) {
-  if (!have_dataset())
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(fashion_mnist_installed());
   dht_expert_swarm swarm({}); // a DHT, no expert server
   ASSERT_TRUE(swarm.ok(false));
   trainer::trainer_config cfg;
@@ -221,8 +211,7 @@ TEST(training, no_experts_ends_with_an_error_after_waiting) {
 }
 
 TEST(training, options_that_make_no_model_fail_at_start) {
-  if (!have_dataset())
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(fashion_mnist_installed());
   auto o = two_class_options("moe");
   o.local_experts = true;
   o.grids = {"ffn.[1:3]"};

@@ -2,6 +2,7 @@
 #include "apps/output/metrics_csv.hpp"
 #include "apps/swarm/swarm_spec.hpp"
 #include "messages/error.hpp"
+#include "tests/support/required_package.hpp"
 
 #include <gtest/gtest.h>
 
@@ -129,8 +130,7 @@ TEST(learning_curve, throughput_panel_and_runs_without_evaluations) {
   // No accuracy point at all: the panel gets a fixed range, as gnuplot
   // refuses to autoscale an empty plot.
   EXPECT_NE(script.find("set yrange [0:100]"), std::string::npos) << script;
-  if (!gnuplot_available())
-    return;
+  ASSERT_TRUE(colony::testing::gnuplot_installed());
   auto png = temp_path("no-eval.png");
   EXPECT_FALSE(plot_learning_curve({{"a", {record(1, false)}}}, png, o));
   EXPECT_TRUE(std::filesystem::exists(png));
@@ -138,8 +138,7 @@ TEST(learning_curve, throughput_panel_and_runs_without_evaluations) {
 }
 
 TEST(learning_curve, plots_a_png_or_says_why_not) {
-  if (!gnuplot_available())
-    GTEST_SKIP() << "gnuplot is not installed";
+  ASSERT_TRUE(colony::testing::gnuplot_installed());
   auto png = temp_path("curve.png");
   ASSERT_FALSE(
       plot_learning_curve({{"a", {record(1, true), record(2, true)}}}, png));

@@ -1,6 +1,7 @@
 #include "actors/trainer/fashion_mnist.hpp"
 
 #include "messages/error.hpp"
+#include "tests/support/required_package.hpp"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -47,8 +48,7 @@ void write_tiny(const std::string& images, const std::string& labels,
 }
 
 TEST(fashion_mnist, debian_package_loads_both_splits) {
-  if (!std::filesystem::exists(fashion_mnist_default_dir))
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  ASSERT_TRUE(colony::testing::fashion_mnist_installed());
   auto train = load_fashion_mnist("train");
   ASSERT_TRUE(train) << describe(train.error());
   EXPECT_EQ(train->size(), 60000);
