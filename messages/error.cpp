@@ -38,6 +38,8 @@ const char* to_string(errc code) noexcept {
     return "invalid_argument";
   case errc::overloaded:
     return "overloaded";
+  case errc::group_too_small:
+    return "group_too_small";
   }
   return "unknown_error";
 }

@@ -27,6 +27,7 @@ enum class errc : uint8_t {
   unreachable,       ///< no connection could be made to the address
   invalid_argument,  ///< a caller passed a value outside the contract
   overloaded,        ///< a bounded queue is full
+  group_too_small,   ///< averaging found fewer peers than min_group_size
 };
 
 /// Returns the stable name of `code`, e.g. "bad_shape".
