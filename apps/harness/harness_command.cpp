@@ -62,7 +62,7 @@ int run_harness_command(const harness_args& args) {
   auto scenario = load_harness_scenario(args.scenario_path);
   if (!scenario) {
     std::cerr << "colony: " << error_reason(scenario.error()) << std::endl;
-    return is_error(scenario.error(), errc::io_error) ? 1 : 2;
+    return 2; // missing, unreadable or invalid scenario: a usage error
   }
   if (!configs_load(*scenario))
     return 2;

@@ -83,7 +83,7 @@ int run_swarm(const swarm_args& args) {
   auto spec = load_swarm_spec(args.spec_path);
   if (!spec) {
     std::cerr << "colony: " << error_reason(spec.error()) << std::endl;
-    return is_error(spec.error(), errc::io_error) ? 1 : 2;
+    return 2; // missing, unreadable or invalid spec: a usage error
   }
   std::vector<std::pair<swarm_role, std::string>> extra;
   for (const auto& text : args.role_overrides) {

@@ -88,6 +88,10 @@ TEST(cli_usage, missing_or_directory_config_files_exit_2_with_the_path) {
   expect_usage_error({"server", "--config", missing, "--expert-uids", "ffn.0"},
                      missing + ": no such file");
   expect_usage_error({"train", missing}, missing + ": no such file");
+  expect_usage_error({"swarm", missing}, missing + ": no such file");
+  expect_usage_error({"swarm", dir.path.string()},
+                     dir.path.string() + ": is a directory");
+  expect_usage_error({"harness", missing}, missing + ": no such file");
 }
 
 TEST(cli_usage, bad_initial_peers_are_refused_before_listening) {
