@@ -40,6 +40,10 @@ const char* to_string(errc code) noexcept {
     return "overloaded";
   case errc::group_too_small:
     return "group_too_small";
+  case errc::no_group_found:
+    return "no_group_found";
+  case errc::allreduce_failed:
+    return "allreduce_failed";
   }
   return "unknown_error";
 }

@@ -28,6 +28,8 @@ enum class errc : uint8_t {
   invalid_argument,  ///< a caller passed a value outside the contract
   overloaded,        ///< a bounded queue is full
   group_too_small,   ///< averaging found fewer peers than min_group_size
+  no_group_found,    ///< averaging found no group before the step's deadline
+  allreduce_failed,  ///< an all-reduce round averaged none of its parts
 };
 
 /// Returns the stable name of `code`, e.g. "bad_shape".

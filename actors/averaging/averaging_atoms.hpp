@@ -2,6 +2,7 @@
 
 // The averager's message interface (see averager.hpp for the contract).
 
+#include "actors/averaging/averaging_step.hpp"
 #include "actors/averaging/state_copy.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -13,8 +14,24 @@ namespace colony::averaging {
 /// and tensors, taken in its own actor (never during an all-reduce round).
 using get_state_copy_atom = caf::atom_constant<caf::atom("st_copy")>;
 
+/// (step_atom, step_request) -> step_result | error.
+using step_atom = caf::atom_constant<caf::atom("avg_step")>;
+/// (get_group_bits_atom) -> std::string.
+using get_group_bits_atom = caf::atom_constant<caf::atom("get_gbits")>;
+/// (set_group_bits_atom, std::string) -> unit | error.
+using set_group_bits_atom = caf::atom_constant<caf::atom("set_gbits")>;
+/// (set_state_metadata_atom, std::string) -> unit: the metadata later state
+/// copies carry (e.g. the training step).
+using set_state_metadata_atom = caf::atom_constant<caf::atom("st_meta")>;
+/// (set_state_priority_atom, double) -> unit: the priority later state
+/// copies carry.
+using set_state_priority_atom = caf::atom_constant<caf::atom("st_prio")>;
+
 } // namespace colony::averaging
 
-// A state copy travels between local actors by reference only: colony owns
-// the wire (state_codec.hpp), CAF never serializes a tensor.
+// These travel between local actors by reference only: colony owns the
+// wire (state_codec.hpp, allreduce_codec.hpp), CAF never serializes a
+// tensor.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::state_copy)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::step_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::step_result)
