@@ -65,8 +65,9 @@ void start_search(averager_actor* self) {
   auto& st = self->state;
   auto& step = *st.step;
   auto now = now_dht();
-  auto mmt = std::chrono::duration<double>(st.config.options.min_matchmaking_time)
-                 .count();
+  auto mmt =
+      std::chrono::duration<double>(st.config.options.min_matchmaking_time)
+          .count();
   step.scheduled_time = std::min(now + mmt, step.deadline);
   auto key = make_group_key(st.config.options.prefix, st.group_bits);
   if (!key) {
@@ -122,19 +123,18 @@ caf::result<step_result> begin_step(averager_actor* self,
                                     step_request& request) {
   auto& st = self->state;
   if (st.step)
-    return make_error(errc::invalid_argument,
-                      "a step of averager '" + st.config.options.prefix +
-                          "' is under way already");
+    return make_error(errc::invalid_argument, "a step of averager '" +
+                                                  st.config.options.prefix +
+                                                  "' is under way already");
   if (!std::isfinite(request.weight) || request.weight < 0)
     return make_error(errc::invalid_argument,
                       "step weight must be finite and not negative, got " +
                           std::to_string(request.weight));
   if (request.gathered.size() > max_gathered_bytes)
-    return make_error(errc::invalid_argument,
-                      "gathered bytes (" +
-                          std::to_string(request.gathered.size()) +
-                          ") exceed the bound of " +
-                          std::to_string(max_gathered_bytes));
+    return make_error(
+        errc::invalid_argument,
+        "gathered bytes (" + std::to_string(request.gathered.size()) +
+            ") exceed the bound of " + std::to_string(max_gathered_bytes));
   if (request.timeout && request.timeout->count() < 0)
     return make_error(errc::invalid_argument, "negative step timeout");
   step_task task;
@@ -143,12 +143,13 @@ caf::result<step_result> begin_step(averager_actor* self,
   task.request = std::move(request);
   if (task.request.timeout) {
     task.deadline =
-        now_dht() + std::chrono::duration<double>(*task.request.timeout).count();
+        now_dht() +
+        std::chrono::duration<double>(*task.request.timeout).count();
     // A follower may wait for its leader up to request_timeout past the
     // deadline; after that the search is cancelled.
-    self->delayed_send(self,
-                       *task.request.timeout + st.config.options.request_timeout,
-                       step_deadline_atom::value, task.serial);
+    self->delayed_send(
+        self, *task.request.timeout + st.config.options.request_timeout,
+        step_deadline_atom::value, task.serial);
   }
   auto rp = task.promise;
   st.step = std::move(task);
@@ -248,7 +249,8 @@ caf::behavior averager_behavior(averager_actor* self) {
         return begin_step(self, request);
       },
       [self](get_group_bits_atom) { return self->state.group_bits; },
-      [self](set_group_bits_atom, const std::string& bits) -> caf::result<void> {
+      [self](set_group_bits_atom,
+             const std::string& bits) -> caf::result<void> {
         auto& st = self->state;
         if (auto err = validate_group_bits(bits))
           return err;
@@ -344,14 +346,14 @@ caf::expected<caf::actor> spawn_averager(caf::actor_system& system,
   if (auto err = check_config(config))
     return err;
   if (config.seed == 0)
-    config.seed = (uint64_t{std::random_device{}()} << 32) ^
-                  std::random_device{}();
+    config.seed =
+        (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   auto transport = config.transport;
   auto prefix = config.options.prefix;
   auto init = [](averager_actor* self, averager_config cfg) {
     auto& st = self->state;
-    st.part_opts = part_options{cfg.options.part_size_bytes,
-                                cfg.options.compression};
+    st.part_opts =
+        part_options{cfg.options.part_size_bytes, cfg.options.compression};
     st.schema_hash = schema_hash(cfg.tensors, st.part_opts);
     st.matchmaking_service = matchmaking_service(cfg.options.prefix);
     st.allreduce_service = allreduce_service(cfg.options.prefix);

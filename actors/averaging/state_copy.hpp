@@ -2,9 +2,9 @@
 #pragma once
 // What an averager shares with peers that download its state: a copy taken
 // in the averager's own actor, so no all-reduce writes it while it is sent.
-#include <torch/types.h>
 #include <cstdint>
 #include <string>
+#include <torch/types.h>
 #include <vector>
 namespace colony::averaging {
 struct state_copy {

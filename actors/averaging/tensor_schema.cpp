@@ -21,7 +21,8 @@ std::string schema_hash(const std::vector<at::Tensor>& tensors,
   std::string text = "colony.averaging.schema.v1";
   put_u64(text, options.part_size_bytes);
   put_u64(text, static_cast<uint64_t>(options.compression.codec));
-  put_u64(text, static_cast<uint64_t>(options.compression.min_compressed_numel));
+  put_u64(text,
+          static_cast<uint64_t>(options.compression.min_compressed_numel));
   put_u64(text, tensors.size());
   for (const auto& t : tensors) {
     put_u64(text, static_cast<uint64_t>(t.scalar_type()));

@@ -70,7 +70,8 @@ milliseconds tick_interval(const round_state& round) {
                     milliseconds(1000));
 }
 
-// -- sender side ----------------------------------------------------------------
+// -- sender side
+// ----------------------------------------------------------------
 
 /// Marks this peer's parts of `r` that were not sent as kept; none follow.
 void stop_stream(round_state& round, uint32_t r) {
@@ -91,7 +92,8 @@ void send_abort(averager_actor* self, round_state& round, uint32_t r,
   auto& st = self->state;
   self->request(st.config.transport, caf::infinite, call_atom::value,
                 round.group.members[r].peer.address, st.allreduce_service,
-                std::move(*bytes), caf::timespan{st.config.options.request_timeout})
+                std::move(*bytes),
+                caf::timespan{st.config.options.request_timeout})
       .then([](const envelope&) {}, [](const caf::error&) {});
 }
 
@@ -112,10 +114,10 @@ void send_parts(averager_actor* self, round_state& round, uint32_t r) {
       auto guard = lock_tensors(self);
       values = round.parts.read(r, i);
     }
-    auto bytes = encode_reducer_request(
-        part_message{round.group_id, round.me, i, round.weight,
-                     std::move(values)},
-        infos[i].codec);
+    auto bytes =
+        encode_reducer_request(part_message{round.group_id, round.me, i,
+                                            round.weight, std::move(values)},
+                               infos[i].codec);
     if (!bytes) {
       log(self).warn("averager {}: cannot encode part {} for {}: {}",
                      prefix(self), i, member_name(round, r),
@@ -208,7 +210,8 @@ void on_call_failed(averager_actor* self, uint64_t serial, uint32_t r,
   check_done(self);
 }
 
-// -- reducer side -----------------------------------------------------------------
+// -- reducer side
+// -----------------------------------------------------------------
 
 /// Refuses the parts of `sender` that came ahead of their turn.
 void flush_ahead(round_state& round, uint32_t sender, exclusion_reason reason,
@@ -245,8 +248,8 @@ void handle_update(averager_actor* self, round_state& round,
           caf::error err;
           {
             auto guard = lock_tensors(self);
-            err = round.applier->apply(round.me, done.part_index,
-                                       done.deltas[k]);
+            err =
+                round.applier->apply(round.me, done.part_index, done.deltas[k]);
           }
           if (err)
             log(self).warn("averager {}: own part {}: {}", prefix(self),
@@ -317,7 +320,8 @@ void process(averager_actor* self, round_state& round, const peer_id& caller,
              reducer_request request, caf::response_promise rp) {
   auto& st = self->state;
   auto* part = std::get_if<part_message>(&request);
-  uint32_t claimed = part ? part->sender : std::get<sender_abort>(request).sender;
+  uint32_t claimed =
+      part ? part->sender : std::get<sender_abort>(request).sender;
   uint32_t index = part ? part->part_index : 0;
   auto actual = round.group.index_of(caller);
   if (!actual) {
@@ -363,8 +367,8 @@ void process(averager_actor* self, round_state& round, const peer_id& caller,
     if (auto old = inbox.ahead.find(index); old != inbox.ahead.end())
       refuse(old->second.second, index, exclusion_reason::out_of_order,
              "sent twice");
-    inbox.ahead.insert_or_assign(index,
-                                 std::make_pair(std::move(*part), std::move(rp)));
+    inbox.ahead.insert_or_assign(
+        index, std::make_pair(std::move(*part), std::move(rp)));
     return;
   }
   // In turn, or out of order beyond repair (the reducer refuses it).
@@ -392,8 +396,8 @@ void hold(averager_actor* self, const peer_id& caller, reducer_request request,
            "too many calls for unknown rounds");
     st.held.pop_front();
   }
-  st.held.push_back(
-      held_call{caller, std::move(request), std::move(rp), steady_clock::now()});
+  st.held.push_back(held_call{caller, std::move(request), std::move(rp),
+                              steady_clock::now()});
   if (!st.held_sweep_armed) {
     st.held_sweep_armed = true;
     self->delayed_send(self, milliseconds(100), held_sweep_atom::value);
@@ -413,8 +417,8 @@ void check_done(averager_actor* self) {
   if (!round)
     return;
   bool sent = !round->applier || round->applier->finished();
-  bool reduced = !round->reducer ||
-                 (round->reducer->finished() && round->replies.empty());
+  bool reduced =
+      !round->reducer || (round->reducer->finished() && round->replies.empty());
   if (!sent || !reduced)
     return;
   for (uint32_t s = 0; s < round->inboxes.size(); ++s)
@@ -453,9 +457,9 @@ caf::error start_round(averager_actor* self, const group_info& group) {
   int64_t total = 0;
   for (const auto& t : st.config.tensors)
     total += t.numel();
-  auto spans = partition_vector(static_cast<uint64_t>(total),
-                                capacities_of(group),
-                                st.config.options.min_vector_size);
+  auto spans =
+      partition_vector(static_cast<uint64_t>(total), capacities_of(group),
+                       st.config.options.min_vector_size);
   if (!spans)
     return make_error(errc::allreduce_failed,
                       "cannot partition: " + describe(spans.error()));
@@ -490,7 +494,8 @@ caf::error start_round(averager_actor* self, const group_info& group) {
   st.round = std::move(round);
   auto& r = *st.round;
   if (r.reducer)
-    self->delayed_send(self, tick_interval(r), round_tick_atom::value, r.serial);
+    self->delayed_send(self, tick_interval(r), round_tick_atom::value,
+                       r.serial);
   if (r.timeouts.allreduce)
     self->delayed_send(self, *r.timeouts.allreduce, round_deadline_atom::value,
                        r.serial);
@@ -557,10 +562,10 @@ void on_round_tick(averager_actor* self, uint64_t serial) {
     if (inbox.unanswered > 0 || silent < round->timeouts.sender)
       continue;
     auto ms = std::chrono::duration_cast<milliseconds>(silent).count();
-    handle_update(self, *round,
-                  round->reducer->exclude(s, exclusion_reason::timeout,
-                                          "silent for " + std::to_string(ms) +
-                                              " ms"));
+    handle_update(
+        self, *round,
+        round->reducer->exclude(s, exclusion_reason::timeout,
+                                "silent for " + std::to_string(ms) + " ms"));
   }
   pump_own(self, *round);
   if (!round->reducer->finished())

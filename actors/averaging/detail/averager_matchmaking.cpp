@@ -86,8 +86,8 @@ void lookup(averager_actor* self, const std::string& key) {
             std::vector<group_candidate> found;
             if (!results.empty())
               found = candidates_of(results.front());
-            perform(self, self->state.machine->on_candidates(now_dht(), key,
-                                                             found));
+            perform(self,
+                    self->state.machine->on_candidates(now_dht(), key, found));
           },
           [self, key](const caf::error& err) {
             log(self).debug("averager: lookup of {} failed: {}", key,
@@ -117,8 +117,7 @@ void send_join(averager_actor* self, const send_join_request& action) {
       [self, to](const caf::error& err) {
         log(self).debug("averager: join request to {} failed: {}",
                         to.short_id(), describe(err));
-        perform(self,
-                self->state.machine->on_request_failed(now_dht(), to));
+        perform(self, self->state.machine->on_request_failed(now_dht(), to));
       });
 }
 
@@ -129,8 +128,8 @@ void await_leader(averager_actor* self, const await_group& action) {
   auto to = action.to.id;
   // The machine gives the leader up by its expiration + request_timeout,
   // which is at most this peer's T + request_timeout.
-  auto rt = std::chrono::duration<double>(st.config.options.request_timeout)
-                .count();
+  auto rt =
+      std::chrono::duration<double>(st.config.options.request_timeout).count();
   auto timeout = seconds(st.step->scheduled_time - now_dht() + 2 * rt);
   call_peer(
       self, action.to, encode_await_group(st.step->group_key), timeout,
@@ -138,8 +137,8 @@ void await_leader(averager_actor* self, const await_group& action) {
         auto word = decode_leader_message(reply);
         auto& m = *self->state.machine;
         if (!word) {
-          log(self).info("averager: bad word from leader {}: {}",
-                         to.short_id(), describe(word.error()));
+          log(self).info("averager: bad word from leader {}: {}", to.short_id(),
+                         describe(word.error()));
           perform(self, m.on_request_failed(now_dht(), to));
           return;
         }
@@ -151,8 +150,7 @@ void await_leader(averager_actor* self, const await_group& action) {
       [self, to](const caf::error& err) {
         log(self).debug("averager: waiting for leader {} failed: {}",
                         to.short_id(), describe(err));
-        perform(self,
-                self->state.machine->on_request_failed(now_dht(), to));
+        perform(self, self->state.machine->on_request_failed(now_dht(), to));
       });
 }
 
