@@ -69,15 +69,15 @@ averager_options quick_options(std::string prefix = "model") {
 }
 
 /// Tensors of peer `i`: every element of both is `i + 1`.
-std::vector<at::Tensor> tensors_of(int i) {
-  return {at::full({3000}, float(i + 1)), at::full({17, 5}, float(i + 1))};
+std::vector<at::Tensor> tensors_of(int i, int64_t size = 3000) {
+  return {at::full({size}, float(i + 1)), at::full({17, 5}, float(i + 1))};
 }
 
 /// `count` peers, the first a DHT bootstrap for the others.
 class averaging_swarm {
  public:
   averaging_swarm(size_t count, const averager_options& options,
-                  bool client_last = false) {
+                  bool client_last = false, int64_t tensor_size = 3000) {
     for (size_t i = 0; i < count; ++i) {
       auto cfg = test_config();
       cfg.dht_enabled = true;
@@ -96,7 +96,7 @@ class averaging_swarm {
           ADD_FAILURE() << describe(joined.error());
           return;
         }
-      p->tensors = tensors_of(int(i));
+      p->tensors = tensors_of(int(i), tensor_size);
       averager_config ac;
       ac.tensors = p->tensors;
       ac.transport = p->n->transport();
@@ -266,6 +266,52 @@ TEST(averager, a_peer_that_vanishes_costs_only_its_own_parts) {
     auto r = pending[i].get();
     ASSERT_TRUE(r) << describe(r.error());
     EXPECT_EQ(r->group.members.size(), 2u);
+    EXPECT_LT(max_distance(swarm[i].tensors, 15), 1e-5);
+  }
+}
+
+TEST(averager, a_peer_that_vanishes_mid_round_costs_only_its_own_parts) {
+  auto o = quick_options();
+  o.part_size_bytes = 16 << 10;
+  o.next_chunk_timeout = 1500ms;
+  // 8 MB per peer in 16 KiB parts: the round lasts long enough to stop a
+  // member in the middle of it.
+  averaging_swarm swarm(3, o, false, int64_t{1} << 21);
+  ASSERT_TRUE(swarm.ok(3));
+  // Peer 2's step has no one waiting for its answer: its node goes away.
+  caf::anon_send(swarm[2].averager, step_atom::value, request());
+  std::vector<std::future<caf::expected<step_result>>> pending;
+  for (size_t i = 0; i < 2; ++i)
+    pending.push_back(std::async(std::launch::async,
+                                 [&, i] { return swarm[i].step(request()); }));
+  ASSERT_TRUE(eventually(
+      "peer 2 averages", 20s,
+      [&] { return swarm[2].status().stage == averager_stage::allreduce; },
+      1ms));
+  swarm.remove(2);
+  for (size_t i = 0; i < 2; ++i) {
+    auto r = pending[i].get();
+    if (!r)
+      EXPECT_TRUE(is_error(r.error(), errc::allreduce_failed))
+          << describe(r.error());
+    // Every element is its own value (its reducer left), the mean of the
+    // two that stayed (the third's part never came), or of all three.
+    double own = double(i + 1);
+    for (const auto& t : swarm[i].tensors) {
+      auto ok = at::isclose(t, at::full_like(t, own)) |
+                at::isclose(t, at::full_like(t, 1.5)) |
+                at::isclose(t, at::full_like(t, 2.0));
+      EXPECT_TRUE(ok.all().item<bool>()) << "peer " << i;
+    }
+  }
+  // The two that stayed still average with each other.
+  swarm[0].tensors[0].fill_(10);
+  swarm[0].tensors[1].fill_(10);
+  swarm[1].tensors[0].fill_(20);
+  swarm[1].tensors[1].fill_(20);
+  auto again = swarm.step_all({request(), request()});
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(again[i]) << describe(again[i].error());
     EXPECT_LT(max_distance(swarm[i].tensors, 15), 1e-5);
   }
 }
