@@ -140,6 +140,7 @@ caf::result<step_result> begin_step(averager_actor* self,
   step_task task;
   task.serial = st.next_step_serial++;
   task.promise = self->make_response_promise();
+  task.began = steady_clock::now();
   task.request = std::move(request);
   if (task.request.timeout) {
     task.deadline =
@@ -178,6 +179,8 @@ void on_group_formed(averager_actor* self, const group_info& group, bool led) {
                   st.config.options.prefix, led ? "leads" : "joined",
                   group.members.size(), st.group_bits);
   st.status.stage = averager_stage::allreduce;
+  st.step->group_formed = steady_clock::now();
+  st.step->bytes_sent_before = st.status.bytes_sent;
   if (auto err = start_round(self, group))
     finish_step(self, std::move(err));
 }

@@ -42,6 +42,8 @@ struct averager_status {
   uint64_t parts_received = 0;
   /// Senders its reducer excluded (timeouts, bad parts, impostors).
   uint64_t senders_excluded = 0;
+  /// Bytes of parts and deltas sent to other members.
+  uint64_t bytes_sent = 0;
 };
 
 /// (averager_status_atom) -> averager_status.

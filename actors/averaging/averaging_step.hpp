@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,13 @@ struct step_result {
   size_t kept_parts = 0;
   /// The group bits after the round (Moshpit update).
   std::string group_bits;
+  /// Time from the step's start until its group formed (every search it
+  /// took), and from then until the round ended.
+  std::chrono::microseconds matchmaking_time{0};
+  std::chrono::microseconds allreduce_time{0};
+  /// Bytes this peer sent to the other members in the round: its parts and
+  /// the deltas its span answered with.
+  uint64_t bytes_sent = 0;
 };
 
 } // namespace colony::averaging

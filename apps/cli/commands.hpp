@@ -20,6 +20,9 @@ inline void exit_with(int status) {
 /// `colony run CONFIG.toml [--set k=v ...] [--address-file F]`
 void add_run_command(CLI::App& app);
 
+/// `colony average CONFIG.toml [--steps N] [--report F] [--set k=v ...]`
+void add_average_command(CLI::App& app);
+
 /// `colony ping ADDR [--count N] [--json]`
 void add_ping_command(CLI::App& app);
 
@@ -40,6 +43,9 @@ void add_harness_command(CLI::App& app);
 
 /// `colony bench convergence [--steps N] [--json]`
 void add_bench_convergence_command(CLI::App& bench);
+
+/// `colony bench allreduce [--peers P] [--floats N] [--compression C]`
+void add_bench_allreduce_command(CLI::App& bench);
 
 /// `colony bench dht [--peers N] [--keys K] [--failure-rate F] [--json]`
 void add_bench_dht_command(CLI::App& bench);

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
                "unreliable peers"};
   app.require_subcommand(1);
   colony::apps::add_run_command(app);
+  colony::apps::add_average_command(app);
   colony::apps::add_ping_command(app);
   colony::apps::add_dht_commands(app);
   colony::apps::add_server_command(app);
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   colony::apps::add_bench_compression_command(*bench);
   colony::apps::add_bench_throughput_command(*bench);
   colony::apps::add_bench_convergence_command(*bench);
+  colony::apps::add_bench_allreduce_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

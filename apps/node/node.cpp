@@ -1,5 +1,6 @@
 #include "apps/node/node.hpp"
 
+#include "apps/node/averager_hosting.hpp"
 #include "apps/node/expert_hosting.hpp"
 
 #include "actors/control/control_codec.hpp"
@@ -97,6 +98,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
 }
 
 node::~node() {
+  averagers_.reset();
   experts_.reset(); // flushes checkpoints while the device still runs
   if (system_) {
     if (control_)
@@ -127,6 +129,16 @@ caf::error node::host_experts() {
   if (control_)
     caf::anon_send(control_, control::attach_experts_atom::value,
                    control::hosted_experts{experts_->expert_actors()});
+  return caf::none;
+}
+
+caf::error node::host_averagers() {
+  if (config_.averagers.empty() || averagers_)
+    return caf::none;
+  auto hosting = averager_hosting::start(*this);
+  if (!hosting)
+    return std::move(hosting.error());
+  averagers_ = std::move(*hosting);
   return caf::none;
 }
 

@@ -17,6 +17,7 @@ class logger;
 
 namespace colony {
 
+class averager_hosting;
 class expert_hosting;
 
 /// A running node: one CAF actor system with the io middleman, the node's
@@ -68,6 +69,15 @@ class node {
     return experts_.get();
   }
 
+  /// Starts the averagers of the config's `[[averagers]]` tables (after
+  /// `join_dht`). Blocking.
+  caf::error host_averagers();
+
+  /// The averagers this node hosts (null before `host_averagers`).
+  [[nodiscard]] const averager_hosting* averagers() const noexcept {
+    return averagers_.get();
+  }
+
   /// Pings every initial peer once and logs who answered. Returns how many.
   size_t greet_initial_peers();
 
@@ -83,6 +93,7 @@ class node {
   caf::actor dht_;
   caf::actor control_;
   std::unique_ptr<expert_hosting> experts_;
+  std::unique_ptr<averager_hosting> averagers_;
 };
 
 /// The actor system settings every colony process uses (io middleman, few

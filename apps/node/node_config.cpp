@@ -1,5 +1,6 @@
 #include "apps/node/node_config.hpp"
 
+#include "actors/averaging/group_info.hpp"
 #include "actors/moe/expert_uid.hpp"
 #include "actors/moe/server/layer_registry.hpp"
 #include "actors/trainer/expert_grid.hpp"
@@ -19,6 +20,8 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <type_traits>
 #include <utility>
 
@@ -40,8 +43,19 @@ std::string in_quotes(std::string_view text) {
   return "'" + std::string{text} + "'";
 }
 
-/// The one section written as an array of tables, `[[experts]]`.
-constexpr std::string_view repeated_section = "experts";
+/// Whether `section` is written as an array of tables (`[[experts]]`,
+/// `[[averagers]]`): one entry of the config's list per table.
+bool is_repeated_section(std::string_view section) {
+  return section == "experts" || section == "averagers";
+}
+
+/// Adds the entry that the keys of the next `[[section]]` table fill.
+void add_repeated_entry(node_config& cfg, std::string_view section) {
+  if (section == "experts")
+    cfg.experts.emplace_back();
+  else
+    cfg.averagers.emplace_back();
+}
 
 // -- the schema: a table of keys, each with a typed setter ------------------
 
@@ -606,6 +620,143 @@ void add_trainer_keys(config_schema& s) {
   });
 }
 
+/// `[[averagers]]` (apps/node/averager_group_config.hpp). Keys apply to the
+/// averager being read, the last one of the list.
+void add_averager_keys(config_schema& s) {
+  using std::chrono::milliseconds;
+  auto a = [](node_config& c) -> averager_group_config& {
+    return c.averagers.back();
+  };
+  auto o = [=](node_config& c) -> averaging::averager_options& {
+    return a(c).options;
+  };
+  s.add("averagers", "prefix", string_key([=](node_config& c) -> std::string& {
+          return o(c).prefix;
+        }));
+  s.add("averagers", "target_group_size",
+        count_key(
+            [=](node_config& c) -> std::optional<size_t>& {
+              return o(c).target_group_size;
+            },
+            1, averaging::max_group_members));
+  s.add(
+      "averagers", "min_group_size",
+      count_key([=](node_config& c) -> size_t& { return o(c).min_group_size; },
+                1, averaging::max_group_members));
+  s.add("averagers", "initial_group_bits",
+        string_key([=](node_config& c) -> std::string& {
+          return o(c).initial_group_bits;
+        }));
+  s.add("averagers", "min_matchmaking_time",
+        seconds_key([=](node_config& c)
+                        -> milliseconds& { return o(c).min_matchmaking_time; },
+                    true));
+  s.add("averagers", "request_timeout",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return o(c).request_timeout;
+        }));
+  s.add("averagers", "averaging_alpha",
+        number_key(
+            [=](node_config& c) -> double& { return o(c).averaging_alpha; }));
+  s.add("averagers", "part_size_bytes",
+        bytes_key(
+            [=](node_config& c) -> uint64_t& { return o(c).part_size_bytes; }));
+  s.add("averagers", "next_chunk_timeout",
+        seconds_key([=](node_config& c) -> std::optional<milliseconds>& {
+          return o(c).next_chunk_timeout;
+        }));
+  s.add("averagers", "allreduce_timeout",
+        seconds_key([=](node_config& c) -> std::optional<milliseconds>& {
+          return o(c).allreduce_timeout;
+        }));
+  s.add("averagers", "sender_timeout",
+        seconds_key([=](node_config& c) -> std::optional<milliseconds>& {
+          return o(c).sender_timeout;
+        }));
+  s.add("averagers", "reducer_timeout",
+        seconds_key([=](node_config& c) -> std::optional<milliseconds>& {
+          return o(c).reducer_timeout;
+        }));
+  s.add("averagers", "compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return o(c).compression.codec;
+        }));
+  s.add("averagers", "min_compressed_numel",
+        count_key(
+            [=](node_config& c) -> int64_t& {
+              return o(c).compression.min_compressed_numel;
+            },
+            0, int64_t{1} << 40));
+  s.add("averagers", "bandwidth",
+        number_key([=](node_config& c) -> std::optional<double>& {
+          return o(c).bandwidth;
+        }));
+  s.add("averagers", "min_vector_size",
+        count_key(
+            [=](node_config& c) -> uint64_t& { return o(c).min_vector_size; },
+            0, int64_t{1} << 40));
+  s.add("averagers", "auxiliary",
+        bool_key([=](node_config& c) -> bool& { return o(c).auxiliary; }));
+  s.add("averagers", "allow_state_sharing",
+        bool_key([=](node_config& c) -> std::optional<bool>& {
+          return o(c).allow_state_sharing;
+        }));
+  s.add("averagers", "declare_state_period",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return o(c).declare_state_period;
+        }));
+  s.add("averagers", "state_compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return o(c).state_compression;
+        }));
+  s.add("averagers", "floats",
+        count_key([=](node_config& c) -> uint64_t& { return a(c).floats; }, 1,
+                  int64_t{1} << 32));
+  s.add("averagers", "tensors",
+        count_key([=](node_config& c) -> size_t& { return a(c).tensors; }, 1,
+                  4096));
+  s.add("averagers", "seed",
+        count_key([=](node_config& c) -> uint64_t& { return a(c).seed; }, 0,
+                  int64_t{1} << 62));
+  s.add(
+      "averagers", "average_period",
+      seconds_key(
+          [=](node_config& c) -> milliseconds& { return a(c).average_period; },
+          true));
+  s.add("averagers", "step_timeout",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return a(c).step_timeout;
+        }));
+  s.add("averagers", "weight",
+        number_key([=](node_config& c) -> double& { return a(c).weight; }));
+  s.add_rule([](const node_config& c, const rule_context& ctx) {
+    std::set<std::string> prefixes;
+    for (size_t i = 0; i < c.averagers.size(); ++i) {
+      const auto& g = c.averagers[i];
+      auto name = "[[averagers]] #" + std::to_string(i + 1) + ": ";
+      auto options = g.options;
+      options.client_mode = c.client_mode;
+      if (auto err = averaging::validate(options)) {
+        auto text = error_reason(err);
+        std::istringstream lines(text);
+        for (std::string line; std::getline(lines, line);)
+          ctx.fail({"averagers.prefix"}, name + line);
+      }
+      if (!prefixes.insert(g.options.prefix).second)
+        ctx.fail({"averagers.prefix"}, name + "prefix '" + g.options.prefix +
+                                           "' is averaged twice on this node");
+      if (g.tensors > g.floats)
+        ctx.fail({"averagers.tensors", "averagers.floats"},
+                 name + "tensors (" + std::to_string(g.tensors) +
+                     ") exceeds floats (" + std::to_string(g.floats) + ")");
+      if (!c.dht_enabled)
+        ctx.fail({"dht.enabled"},
+                 name + "averagers find their groups through the DHT: set "
+                        "[dht] enabled = true");
+    }
+  });
+}
+
 config_schema make_node_schema() {
   using std::chrono::milliseconds;
   using strings = std::vector<std::string>;
@@ -828,6 +979,7 @@ config_schema make_node_schema() {
                         "num_warmup_steps <= num_training_steps");
     }
   });
+  add_averager_keys(s);
   add_trainer_keys(s);
   // Cross-key rules.
   s.add_rule([](const node_config& c, const rule_context& ctx) {
@@ -936,7 +1088,7 @@ void apply_override(toml::table& root, std::string_view text,
   auto holder =
       read_override_value(trim(text.substr(eq + 1)), spec->kind, where.source);
   auto* target = root.get(section);
-  if (section == repeated_section) {
+  if (is_repeated_section(section)) {
     // Applies to every group; a file without one gets one.
     if (target == nullptr)
       target = root.insert(section, toml::array{toml::table{}})
@@ -1018,17 +1170,17 @@ parse_node_config(std::string_view toml_text, std::string_view source_name,
         set_keys[name] = value_where;
       }
     };
-    if (section == repeated_section) {
+    if (is_repeated_section(section)) {
       const auto* groups = section_node.as_array();
       if (groups == nullptr || !groups->is_array_of_tables()) {
         issues.add(section_where,
-                   "experts must be written [[experts]] (an "
-                   "array of tables), got " +
+                   section + " must be written [[" + section +
+                       "]] (an array of tables), got " +
                        std::string{toml_type_name(section_node)});
         continue;
       }
       for (auto&& group : *groups) {
-        cfg.experts.emplace_back();
+        add_repeated_entry(cfg, section);
         apply_table(*group.as_table());
       }
       continue;

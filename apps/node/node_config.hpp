@@ -2,6 +2,7 @@
 
 #include "actors/dht/dht_options.hpp"
 #include "actors/trainer/trainer_options.hpp"
+#include "apps/node/averager_group_config.hpp"
 #include "apps/node/expert_group_config.hpp"
 #include "runtime/transport/transport_options.hpp"
 
@@ -48,6 +49,10 @@ struct node_config {
   /// override `experts.KEY=VALUE` applies to every group, creating one if
   /// the file has none.
   std::vector<expert_group_config> experts;
+  /// `[[averagers]]`: averagers of synthetic tensor sets this node hosts
+  /// (actors/averaging). An override `averagers.KEY=VALUE` applies to every
+  /// one, creating one if the file has none.
+  std::vector<averager_group_config> averagers;
   /// `[trainer]`: the training loop `colony train` runs (actors/trainer).
   /// `has_trainer` is set when the file or an override has the section.
   trainer::trainer_options trainer;

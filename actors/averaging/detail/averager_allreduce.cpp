@@ -20,6 +20,7 @@ namespace colony::averaging::detail {
 
 namespace {
 
+using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 spdlog::logger& log(averager_actor* self) {
@@ -49,13 +50,17 @@ std::string member_name(const round_state& round, uint32_t index) {
          round.group.members[index].peer.id.short_id() + ")";
 }
 
-void deliver(caf::response_promise& rp, const part_reply& reply,
-             compression_type codec) {
+/// Answers a part; returns the bytes of the answer.
+size_t deliver(caf::response_promise& rp, const part_reply& reply,
+               compression_type codec) {
   auto bytes = encode_part_reply(reply, codec);
-  if (bytes)
-    rp.deliver(std::move(*bytes));
-  else
+  if (!bytes) {
     rp.deliver(std::move(bytes.error()));
+    return 0;
+  }
+  auto size = bytes->size();
+  rp.deliver(std::move(*bytes));
+  return size;
 }
 
 void refuse(caf::response_promise& rp, uint32_t part, exclusion_reason reason,
@@ -127,6 +132,7 @@ void send_parts(averager_actor* self, round_state& round, uint32_t r) {
     }
     ++s.in_flight;
     ++st.status.parts_sent;
+    st.status.bytes_sent += bytes->size();
     auto serial = round.serial;
     self->request(st.config.transport, caf::infinite, call_atom::value,
                   round.group.members[r].peer.address, st.allreduce_service,
@@ -263,9 +269,10 @@ void handle_update(averager_actor* self, round_state& round,
       if (i == round.replies.end())
         continue;
       if (done.averaged)
-        deliver(i->second,
-                part_delta{done.part_index, done.deltas[k], done.contributors},
-                codec);
+        self->state.status.bytes_sent += deliver(
+            i->second,
+            part_delta{done.part_index, done.deltas[k], done.contributors},
+            codec);
       else
         refuse(i->second, done.part_index, exclusion_reason::not_averaged,
                "no weight to average");
@@ -433,6 +440,14 @@ void check_done(averager_actor* self) {
     result.kept_parts = round->applier->kept_parts();
   }
   result.group_bits = st.group_bits;
+  if (st.step) {
+    auto now = steady_clock::now();
+    result.matchmaking_time = std::chrono::duration_cast<microseconds>(
+        st.step->group_formed - st.step->began);
+    result.allreduce_time =
+        std::chrono::duration_cast<microseconds>(now - st.step->group_formed);
+    result.bytes_sent = st.status.bytes_sent - st.step->bytes_sent_before;
+  }
   if (round->applier && result.averaged_parts == 0 && result.kept_parts > 0) {
     finish_step(self, make_error(errc::allreduce_failed,
                                  "none of this peer's " +

@@ -72,6 +72,10 @@ struct step_task {
   /// The scheduled time T of the current search.
   double scheduled_time = 0;
   std::string group_key;
+  /// When the step began and its group formed; `status.bytes_sent` then.
+  steady_clock::time_point began;
+  steady_clock::time_point group_formed;
+  uint64_t bytes_sent_before = 0;
 };
 
 /// A follower this peer accepted, waiting for its leader's word.

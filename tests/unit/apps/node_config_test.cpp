@@ -345,11 +345,13 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 80u);
+  EXPECT_EQ(keys.size(), 106u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
                    "transport.max_frame_bytes", "experts.expert_pattern",
-                   "experts.clip_grad_norm", "experts.drop_rate"})
+                   "experts.clip_grad_norm", "experts.drop_rate",
+                   "averagers.prefix", "averagers.target_group_size",
+                   "averagers.averaging_alpha", "averagers.floats"})
     EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
 }
 
@@ -432,6 +434,83 @@ TEST(node_config, rejects_bad_expert_groups) {
   EXPECT_CONTAINS(error_of("[[experts]]\nexpert_uids = [\"ffn.0\"]\n"
                            "learning_rate = -1\n"),
                   "must be a non-negative number");
+}
+
+TEST(node_config, reads_averager_groups) {
+  auto cfg = must_parse(R"(
+[dht]
+enabled = true
+[[averagers]]
+prefix = "dense"
+target_group_size = 4
+min_group_size = 3
+initial_group_bits = "01"
+min_matchmaking_time = 0.5
+averaging_alpha = 0.5
+part_size_bytes = 65536
+compression = "float16"
+floats = 1000
+tensors = 3
+seed = 7
+average_period = 2
+weight = 2.5
+[[averagers]]
+prefix = "opt"
+)");
+  ASSERT_EQ(cfg.averagers.size(), 2u);
+  auto& a = cfg.averagers[0];
+  EXPECT_EQ(a.options.prefix, "dense");
+  ASSERT_TRUE(a.options.target_group_size);
+  EXPECT_EQ(*a.options.target_group_size, 4u);
+  EXPECT_EQ(a.options.min_group_size, 3u);
+  EXPECT_EQ(a.options.initial_group_bits, "01");
+  EXPECT_EQ(a.options.min_matchmaking_time, 500ms);
+  EXPECT_DOUBLE_EQ(a.options.averaging_alpha, 0.5);
+  EXPECT_EQ(a.options.part_size_bytes, 65536u);
+  EXPECT_EQ(a.floats, 1000u);
+  EXPECT_EQ(a.tensors, 3u);
+  EXPECT_EQ(a.seed, 7u);
+  EXPECT_EQ(a.average_period, 2000ms);
+  EXPECT_DOUBLE_EQ(a.weight, 2.5);
+  // The second keeps hivemind's defaults.
+  auto& b = cfg.averagers[1];
+  EXPECT_EQ(b.options.prefix, "opt");
+  EXPECT_FALSE(b.options.target_group_size);
+  EXPECT_EQ(b.options.min_group_size, 2u);
+  EXPECT_EQ(b.options.min_matchmaking_time, 5000ms);
+  EXPECT_EQ(b.options.request_timeout, 3000ms);
+  EXPECT_DOUBLE_EQ(b.options.averaging_alpha, 1.0);
+  EXPECT_EQ(b.options.part_size_bytes, 512u * 1024u);
+  EXPECT_EQ(b.average_period, 0ms);
+}
+
+TEST(node_config, rejects_bad_averager_groups) {
+  const std::string dht = "[dht]\nenabled = true\n";
+  EXPECT_CONTAINS(error_of(dht + "[[averagers]]\nprefix = \"a\"\n"
+                                 "target_group_size = 2\nmin_group_size = 3\n"),
+                  "is below min_group_size");
+  EXPECT_CONTAINS(error_of(dht + "[[averagers]]\nprefix = \"a\"\n"
+                                 "[[averagers]]\nprefix = \"a\"\n"),
+                  "prefix 'a' is averaged twice on this node");
+  EXPECT_CONTAINS(error_of(dht + "[[averagers]]\nprefix = \"a\"\n"
+                                 "floats = 2\ntensors = 3\n"),
+                  "tensors (3) exceeds floats (2)");
+  EXPECT_CONTAINS(error_of("[[averagers]]\nprefix = \"a\"\n"),
+                  "set [dht] enabled = true");
+  EXPECT_CONTAINS(error_of(dht + "[[averagers]]\nprefix = \"a\"\n"
+                                 "averaging_alpha = -1\n"),
+                  "averaging_alpha");
+  EXPECT_CONTAINS(error_of(dht + "[[averagers]]\nprefix = \"a\"\n"
+                                 "initial_group_bits = \"012\"\n"),
+                  "initial_group_bits");
+  EXPECT_CONTAINS(error_of(dht + "[[averagers]]\nprefix = \"a\"\n"
+                                 "compression = \"zip\"\n"),
+                  "zip");
+  EXPECT_CONTAINS(error_of(dht + "[[averagers]]\nprefix = \"a\"\n"
+                                 "groups = 3\n"),
+                  "unknown key 'groups' in [averagers]");
+  EXPECT_CONTAINS(error_of(dht + "[averagers]\nprefix = \"a\"\n"),
+                  "averagers must be written [[averagers]]");
 }
 
 TEST(node_config, drop_rate_is_a_fraction) {
