@@ -175,13 +175,28 @@ struct PartRefusal {
 # State download
 # ---------------------------------------------------------------------------
 
-# A peer that shares its state (`allow_state_sharing`) serves it in parts
+# A peer that shares its state (`allow_state_sharing`) declares itself in the
+# DHT under `{prefix}.all_averagers`, subkey = its base58 peer id, value = a
+# StateDeclaration, expiring about two declaration periods later and stored
+# again every period. Withdrawing stores `sharing = false` with a slightly
+# later expiration. A downloader asks the sharing peers in order of priority
+# (highest first, ties in random order) and ignores values that do not
+# decode. Limits: actors/averaging/state_declaration.hpp.
+
+struct StateDeclaration {
+  sharing @0 :Bool;            # false: withdrawn
+  address @1 :Text;            # HOST:PORT where the state is served
+  priority @2 :Float64;        # finite; higher is asked first
+}
+
+# A sharing peer serves its state under `averager/<prefix>/state` in parts
 # that the downloader pulls, several at a time: the first request names no
 # snapshot; the server freezes a snapshot of its metadata and tensors, names
 # it in every reply, and the downloader repeats the name in its later
-# requests, so that every part comes from the same snapshot. A server that
-# no longer holds the named snapshot answers with an error; the downloader
-# then starts over with another peer.
+# requests, so that every part comes from the same snapshot. A server keeps
+# a few recent snapshots and drops idle ones; one that no longer holds the
+# named snapshot answers with an error, and the downloader then starts over
+# with another peer.
 
 using import "tensor.capnp".DType;
 

@@ -2,6 +2,8 @@
 
 #include "actors/averaging/detail/averager_state.hpp"
 #include "actors/averaging/group_key.hpp"
+#include "actors/averaging/state_loader.hpp"
+#include "actors/averaging/state_server.hpp"
 #include "actors/averaging/tensor_schema.hpp"
 #include "actors/dht/dht_messages.hpp"
 #include "messages/error.hpp"
@@ -158,6 +160,38 @@ caf::result<step_result> begin_step(averager_actor* self,
   return rp;
 }
 
+/// Downloads the state from the peers through a loader of its own; the
+/// averager stays free meanwhile.
+caf::result<downloaded_state> load_state(averager_actor* self,
+                                         caf::timespan timeout) {
+  const auto& config = self->state.config;
+  state_loader_config lc;
+  lc.transport = config.transport;
+  lc.dht = config.dht;
+  lc.self = config.self.id;
+  lc.prefix = config.options.prefix;
+  lc.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(timeout);
+  lc.request_timeout =
+      config.options.next_chunk_timeout.value_or(default_chunk_timeout);
+  lc.dht_timeout = config.dht_timeout;
+  lc.expected = state_tensor_infos(config.tensors);
+  lc.log = config.log;
+  auto loader = spawn_state_loader(self->system(), std::move(lc));
+  if (!loader)
+    return std::move(loader.error());
+  auto rp = self->make_response_promise();
+  // The loader answers by its own deadline; this one only guards against a
+  // loader that vanished.
+  self->request(*loader, timeout + std::chrono::seconds(5),
+                load_state_atom::value)
+      .then(
+          [rp](downloaded_state& state) mutable {
+            rp.deliver(std::move(state));
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 } // namespace
 
 namespace detail {
@@ -280,6 +314,11 @@ caf::behavior averager_behavior(averager_actor* self) {
       [self](set_state_priority_atom, double priority) {
         self->state.state_priority = priority;
       },
+      [self](get_state_priority_atom) { return self->state.state_priority; },
+      [self](load_state_atom,
+             caf::timespan timeout) -> caf::result<downloaded_state> {
+        return load_state(self, timeout);
+      },
       [self](averager_status_atom) { return self->state.status; },
       // -- internal ----------------------------------------------------------
       [self](mm_timer_atom, uint64_t id) {
@@ -353,6 +392,22 @@ caf::expected<caf::actor> spawn_averager(caf::actor_system& system,
         (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   auto transport = config.transport;
   auto prefix = config.options.prefix;
+  std::optional<state_server_config> server_config;
+  if (shares_state(config.options)) {
+    state_server_config sc;
+    sc.transport = config.transport;
+    sc.dht = config.dht;
+    sc.self = config.self;
+    sc.prefix = prefix;
+    sc.declare_state_period = config.options.declare_state_period;
+    sc.parts =
+        part_options{config.options.part_size_bytes,
+                     averaging_compression{config.options.state_compression}};
+    sc.dht_timeout = config.dht_timeout;
+    sc.log = config.log;
+    sc.seed = config.seed ^ 0x5ea7'5e4e'0000'0001ull;
+    server_config = std::move(sc);
+  }
   auto init = [](averager_actor* self, averager_config cfg) {
     auto& st = self->state;
     st.part_opts =
@@ -384,11 +439,6 @@ caf::expected<caf::actor> spawn_averager(caf::actor_system& system,
     return averager_behavior(self);
   };
   auto averager = system.spawn(init, std::move(config));
-  // TODO(state sharing, helper-g): if shares_state(options), spawn the state
-  // server here with `spawn_state_server(...)` (actors/averaging/
-  // state_server.hpp), serving `state_service(prefix)` from this averager's
-  // get_state_copy_atom and declaring under `{prefix}.all_averagers`; the
-  // averager should link to it so that both stop together.
   caf::scoped_actor self{system};
   caf::error failed;
   for (const auto& name :
@@ -398,6 +448,13 @@ caf::expected<caf::actor> spawn_averager(caf::actor_system& system,
         .receive([] {}, [&](caf::error& err) { failed = std::move(err); });
     if (failed)
       break;
+  }
+  if (!failed && server_config) {
+    // The server watches the averager and stops with it.
+    server_config->averager = averager;
+    auto server = spawn_state_server(system, std::move(*server_config));
+    if (!server)
+      failed = std::move(server.error());
   }
   if (failed) {
     self->send_exit(averager, caf::exit_reason::user_shutdown);

@@ -10,7 +10,9 @@
 //   (messages/averaging.capnp, Matchmaking);
 // - `averager/<prefix>/allreduce`: the parts a sender streams to this
 //   peer's span (messages/averaging.capnp, All-reduce).
-// `averager/<prefix>/state` belongs to the state server (state sharing).
+// - `averager/<prefix>/state`: served by a state server of its own
+//   (state_server.hpp) when `shares_state(options)`; the server declares
+//   the averager under `{prefix}.all_averagers` and stops with it.
 //
 // Message interface (atoms in averaging_atoms.hpp):
 // - (step_atom, step_request) -> step_result | error: finds a group through
@@ -26,7 +28,13 @@
 // - (get_state_copy_atom) -> state_copy: clones of the tensors with the
 //   metadata and priority set below; answered after the current round.
 // - (set_state_metadata_atom, bytes) -> unit; (set_state_priority_atom,
-//   double) -> unit.
+//   double) -> unit; (get_state_priority_atom) -> double.
+// - (load_state_atom, caf::timespan timeout) -> downloaded_state | error:
+//   hivemind's `load_state_from_peers`, through a short-lived state loader
+//   (state_loader.hpp) that expects this averager's dtypes and shapes and
+//   leaves this peer out. The tensors are not changed: the caller applies
+//   the state. Errors: unreachable (nobody shares or served the state),
+//   timeout, invalid_argument (a timeout that is not positive).
 //
 // Tensor access: the averager reads and writes the tensors under
 // `tensors_lock` (if given), one part at a time; whoever else writes them

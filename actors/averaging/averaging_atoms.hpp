@@ -4,6 +4,7 @@
 
 #include "actors/averaging/averaging_step.hpp"
 #include "actors/averaging/state_copy.hpp"
+#include "actors/averaging/state_transfer.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/atom.hpp>
@@ -26,6 +27,13 @@ using set_state_metadata_atom = caf::atom_constant<caf::atom("st_meta")>;
 /// (set_state_priority_atom, double) -> unit: the priority later state
 /// copies carry.
 using set_state_priority_atom = caf::atom_constant<caf::atom("st_prio")>;
+/// (get_state_priority_atom) -> double: the priority set last (what the
+/// state server declares).
+using get_state_priority_atom = caf::atom_constant<caf::atom("st_gprio")>;
+/// To an averager: (load_state_atom, caf::timespan timeout) ->
+/// downloaded_state | error, hivemind's `load_state_from_peers`; to a state
+/// loader (state_loader.hpp): (load_state_atom) -> downloaded_state | error.
+using load_state_atom = caf::atom_constant<caf::atom("st_load")>;
 
 } // namespace colony::averaging
 
@@ -33,5 +41,6 @@ using set_state_priority_atom = caf::atom_constant<caf::atom("st_prio")>;
 // wire (state_codec.hpp, allreduce_codec.hpp), CAF never serializes a
 // tensor.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::state_copy)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::downloaded_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::step_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::step_result)
