@@ -1,5 +1,7 @@
 #include "messages/tensor_codec.hpp"
 
+#include "messages/flat_builder.hpp"
+
 #include "messages/error.hpp"
 
 #include <ATen/ATen.h>
@@ -657,28 +659,6 @@ void decode_8bit(const uint8_t* src, int64_t n, const float* lookup,
 // -- memory ------------------------------------------------------------------
 
 /// Buffers from this size on ask for transparent huge pages.
-constexpr size_t huge_page_threshold = 4u << 20;
-
-/// Asks the kernel to back the fresh, not yet touched buffer [p, p + n) with
-/// transparent huge pages. A large tensor's output buffer is otherwise
-/// faulted in 4 KiB at a time: measured 20 ms for 40 MB, six times the cost
-/// of copying the data into it, vs. 3 ms with huge pages. Advisory only:
-/// without THP (or off Linux) nothing changes.
-void prefer_huge_pages(void* p, size_t n) noexcept {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (n < huge_page_threshold)
-    return;
-  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  auto begin = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1);
-  auto end = (reinterpret_cast<uintptr_t>(p) + n) & ~(page - 1);
-  if (end > begin)
-    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
 /// `at::empty`, with huge pages for large tensors (see above).
 at::Tensor empty_tensor(at::IntArrayRef sizes, at::TensorOptions options) {
   auto t = at::empty(sizes, options);
@@ -1005,42 +985,6 @@ caf::error from_exception(const std::exception_ptr& ptr, const char* what,
   }
 }
 
-// -- building a message in its final buffer ----------------------------------
-
-/// Bytes of the segment table of a one-segment message.
-constexpr size_t single_segment_table = sizeof(capnp::word);
-
-/// A message builder whose first segment is a caller's zeroed buffer, left
-/// as built (MallocMessageBuilder zeroes a caller's segment again when it
-/// is destroyed, so it cannot build a message in its final place). Further
-/// segments, needed only if the size estimate was short, come from the heap.
-class in_place_builder final : public capnp::MessageBuilder {
- public:
-  explicit in_place_builder(kj::ArrayPtr<capnp::word> first) : first_(first) {}
-
-  kj::ArrayPtr<capnp::word> allocateSegment(unsigned minimum_size) override {
-    if (!first_taken_) {
-      first_taken_ = true;
-      if (first_.size() >= minimum_size)
-        return first_;
-    }
-    // Grow geometrically, as capnp's own builder does.
-    size_t words = std::max<size_t>(minimum_size, allocated_);
-    words = std::min<size_t>(std::max<size_t>(words, 1024),
-                             capnp::MAX_SEGMENT_WORDS);
-    words = std::max<size_t>(words, minimum_size);
-    extra_.emplace_back(new uint64_t[words]()); // zeroed, as capnp requires
-    allocated_ += words;
-    return {reinterpret_cast<capnp::word*>(extra_.back().get()), words};
-  }
-
- private:
-  kj::ArrayPtr<capnp::word> first_;
-  bool first_taken_ = false;
-  size_t allocated_ = 0;
-  std::vector<std::unique_ptr<uint64_t[]>> extra_;
-};
-
 } // namespace
 
 const char* to_string(compression_type type) noexcept {
@@ -1088,58 +1032,40 @@ decode_tensor(wire::Tensor::Reader in, const tensor_limits& limits,
   }
 }
 
+uint64_t tensor_message_words(const at::Tensor& tensor,
+                              compression_type codec) {
+  constexpr uint64_t tensor_words = wire::Tensor::_capnpPrivate::dataWordSize +
+                                    wire::Tensor::_capnpPrivate::pointerCount;
+  if (!tensor.defined())
+    return tensor_words;
+  auto* info = find_dtype(tensor.scalar_type());
+  auto numel = static_cast<uint64_t>(tensor.numel());
+  auto last = static_cast<uint64_t>(tensor.dim() > 0 ? tensor.size(-1) : 1);
+  auto layout = layout_of(codec, numel, last, info ? info->itemsize : 8);
+  return tensor_words +
+         payload_words(layout, static_cast<size_t>(tensor.dim()));
+}
+
 caf::expected<envelope> encode_tensors(const std::vector<at::Tensor>& tensors,
                                        compression_type codec) {
   try {
     // Size the first segment for the whole message, so that it is built
     // in place in the envelope's buffer: root pointer, TensorList, the
     // list's tag word, then per tensor its struct and payload.
-    constexpr uint64_t tensor_words =
-        wire::Tensor::_capnpPrivate::dataWordSize +
-        wire::Tensor::_capnpPrivate::pointerCount;
     constexpr uint64_t list_words =
         wire::TensorList::_capnpPrivate::dataWordSize +
         wire::TensorList::_capnpPrivate::pointerCount;
     uint64_t words = 1 + list_words + 1;
-    for (auto& t : tensors) {
-      words += tensor_words;
-      if (!t.defined())
-        continue;
-      auto* info = find_dtype(t.scalar_type());
-      auto numel = static_cast<uint64_t>(t.numel());
-      auto last = static_cast<uint64_t>(t.dim() > 0 ? t.size(-1) : 1);
-      auto layout = layout_of(codec, numel, last, info ? info->itemsize : 8);
-      words += payload_words(layout, static_cast<size_t>(t.dim()));
-    }
-    // Beyond one segment's limit capnp adds segments; the flat copy below
-    // then takes over.
-    words = std::min<uint64_t>(words, capnp::MAX_SEGMENT_WORDS);
-    // The buffer is the final envelope: segment table word, then the
-    // (zeroed, as capnp requires) first segment.
-    size_t buffer_bytes = single_segment_table + words * sizeof(capnp::word);
-    std::vector<char> buffer;
-    buffer.reserve(buffer_bytes);
-    prefer_huge_pages(buffer.data(), buffer_bytes);
-    buffer.resize(buffer_bytes);
-    kj::ArrayPtr<capnp::word> first{
-        reinterpret_cast<capnp::word*>(buffer.data() + single_segment_table),
-        static_cast<size_t>(words)};
-    in_place_builder message{first};
-    auto list = message.initRoot<wire::TensorList>().initTensors(
+    for (auto& t : tensors)
+      words += tensor_message_words(t, codec);
+    flat_builder builder{words};
+    auto list = builder.message().initRoot<wire::TensorList>().initTensors(
         static_cast<unsigned>(tensors.size()));
     for (size_t i = 0; i < tensors.size(); ++i)
       if (auto err =
               encode_tensor(tensors[i], codec, list[static_cast<unsigned>(i)]))
         return with_context(err, "tensor " + std::to_string(i) + ": ");
-    auto segments = message.getSegmentsForOutput();
-    if (segments.size() != 1 || segments[0].begin() != first.begin())
-      return to_envelope(message);
-    auto* table = reinterpret_cast<uint32_t*>(buffer.data());
-    table[0] = 0; // segment count - 1
-    table[1] = static_cast<uint32_t>(segments[0].size());
-    buffer.resize(single_segment_table +
-                  segments[0].size() * sizeof(capnp::word));
-    return envelope{std::move(buffer)};
+    return builder.finish();
   } catch (...) {
     return from_exception(std::current_exception(), "encoding tensors",
                           errc::invalid_argument);

@@ -107,6 +107,12 @@ struct tensor_limits {
 decode_tensor(wire::Tensor::Reader in, const tensor_limits& limits,
               std::shared_ptr<const void> keep_alive);
 
+/// Words `encode_tensor` uses for `tensor` with `codec`: its struct and
+/// payload, so a caller can size a message's first segment (flat_builder)
+/// to hold it whole.
+[[nodiscard]] uint64_t tensor_message_words(const at::Tensor& tensor,
+                                            compression_type codec);
+
 /// Encodes `tensors` with `codec` as one `TensorList` message, built in
 /// place in the envelope's buffer: the first segment is sized for the whole
 /// message, so each tensor's bytes are written once (for `none`, one memcpy

@@ -3,7 +3,9 @@
 #include "actors/averaging/detail/error_prefix.hpp"
 #include "messages/averaging.capnp.h"
 #include "messages/error.hpp"
+#include "messages/flat_builder.hpp"
 #include "messages/flat_message.hpp"
+#include "messages/tensor_codec.hpp"
 
 #include <ATen/core/Tensor.h>
 #include <capnp/message.h>
@@ -18,20 +20,15 @@ using detail::with_prefix;
 
 namespace {
 
-/// Words of a message beyond the tensor's data: struct headers, pointers,
-/// shape and codec side data (at most a 256-entry lookup table).
-constexpr uint64_t message_overhead_words = 256;
+/// Words of a message beyond its tensor: struct headers, pointers, the
+/// group id, contributors and a refusal's text.
+constexpr uint64_t message_overhead_words = 64;
 
-/// A builder whose first segment holds the whole message when `data_bytes`
-/// of tensor data are to be added, so that it is flattened in one copy.
-unsigned first_segment_words(uint64_t data_bytes) {
-  auto words = message_overhead_words + (data_bytes + 7) / 8;
-  return static_cast<unsigned>(
-      std::min<uint64_t>(words, capnp::MAX_SEGMENT_WORDS));
-}
-
-uint64_t encoded_bytes(const at::Tensor& t) {
-  return t.defined() ? static_cast<uint64_t>(t.numel()) * t.element_size() : 0;
+/// The estimated words of a message carrying `values` (or none).
+uint64_t message_words(const at::Tensor* values, compression_type codec,
+                       uint64_t extra_bytes) {
+  return message_overhead_words + (extra_bytes + 7) / 8 +
+         (values ? tensor_message_words(*values, codec) : 0);
 }
 
 wire::PartRefusalReason to_wire(exclusion_reason reason) {
@@ -98,9 +95,12 @@ caf::expected<std::string> bounded_text(capnp::Text::Reader text, size_t limit,
 caf::expected<envelope> encode_reducer_request(const reducer_request& request,
                                                compression_type codec) {
   const auto* part = std::get_if<part_message>(&request);
-  capnp::MallocMessageBuilder message{
-      first_segment_words(part ? encoded_bytes(part->values) : 0)};
-  auto root = message.initRoot<wire::AllReduceRequest>();
+  const auto& group_id =
+      part ? part->group_id : std::get<sender_abort>(request).group_id;
+  auto text_bytes = part ? 0 : std::get<sender_abort>(request).reason.size();
+  flat_builder message{message_words(part ? &part->values : nullptr, codec,
+                                     group_id.size() + text_bytes)};
+  auto root = message.message().initRoot<wire::AllReduceRequest>();
   auto set_group = [&](const std::string& id) {
     root.setGroupId(capnp::Data::Reader{
         reinterpret_cast<const capnp::byte*>(id.data()), id.size()});
@@ -120,7 +120,7 @@ caf::expected<envelope> encode_reducer_request(const reducer_request& request,
     root.setSender(abort.sender);
     root.setAbort(abort.reason);
   }
-  return to_envelope(message);
+  return message.finish();
 }
 
 caf::expected<reducer_request>
@@ -171,9 +171,11 @@ decode_reducer_request(const envelope& message,
 caf::expected<envelope> encode_part_reply(const part_reply& reply,
                                           compression_type codec) {
   const auto* delta = std::get_if<part_delta>(&reply);
-  capnp::MallocMessageBuilder message{
-      first_segment_words(delta ? encoded_bytes(delta->values) : 0)};
-  auto root = message.initRoot<wire::AllReduceReply>();
+  auto extra_bytes = delta ? 4 * delta->contributors.size()
+                           : std::get<part_refusal>(reply).message.size();
+  flat_builder message{
+      message_words(delta ? &delta->values : nullptr, codec, extra_bytes)};
+  auto root = message.message().initRoot<wire::AllReduceReply>();
   if (delta != nullptr) {
     root.setPartIndex(delta->part_index);
     auto out = root.initDelta();
@@ -191,7 +193,7 @@ caf::expected<envelope> encode_part_reply(const part_reply& reply,
     out.setReason(to_wire(refusal.reason));
     out.setMessage(refusal.message);
   }
-  return to_envelope(message);
+  return message.finish();
 }
 
 caf::expected<part_reply> decode_part_reply(const envelope& message,

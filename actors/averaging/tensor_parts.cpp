@@ -127,6 +127,17 @@ at::Tensor tensor_parts::read(size_t span, size_t part) const {
   return out;
 }
 
+at::Tensor tensor_parts::view(size_t span, size_t part) const {
+  const auto& info = spans_.at(span).at(part);
+  at::Tensor out;
+  size_t pieces = 0;
+  for_each_piece(info, [&](const piece& p) {
+    ++pieces;
+    out = flat_[p.tensor].narrow(0, p.tensor_offset, p.numel);
+  });
+  return pieces == 1 ? out : read(span, part);
+}
+
 caf::error tensor_parts::check_values(size_t span, size_t part,
                                       const at::Tensor& values) const {
   if (span >= spans_.size() || part >= spans_[span].size())

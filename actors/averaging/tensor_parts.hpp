@@ -88,6 +88,10 @@ class tensor_parts {
   /// contiguous tensor of the part's dtype.
   [[nodiscard]] at::Tensor read(size_t span, size_t part) const;
 
+  /// The part's values as a view into the tensors when it lies in one of
+  /// them (no copy: valid while they are not written), else as `read`.
+  [[nodiscard]] at::Tensor view(size_t span, size_t part) const;
+
   /// Overwrites part `part` of span `span` with `values` (1-D, the part's
   /// numel; any floating dtype, converted to the tensors').
   /// Errors: invalid_argument (wrong numel, non-floating values); the part

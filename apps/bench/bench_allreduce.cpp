@@ -50,6 +50,10 @@ std::string peer_config(const allreduce_args& a) {
   std::ostringstream c;
   c << "[node]\nlisten = \"127.0.0.1:0\"\nswarm_id = \"bench-allreduce\"\n"
     << "log_level = \"warn\"\n"
+    // One compute thread, as the anchor (torch.set_num_threads(1)): P
+    // processes share the cores, and OpenMP workers spinning between the
+    // parts' small ops took a third of the CPU.
+    << "compute_threads = 1\n"
     << "[dht]\nenabled = true\n"
     << "[[averagers]]\nprefix = \"bench\"\nfloats = " << a.floats << "\n"
     << "target_group_size = " << a.peers << "\n"

@@ -114,15 +114,15 @@ void send_parts(averager_actor* self, round_state& round, uint32_t r) {
   const auto& infos = round.parts.parts(r);
   while (!s.stopped && s.in_flight < parts_in_flight && s.next < infos.size()) {
     auto i = s.next++;
-    at::Tensor values;
+    caf::expected<envelope> bytes{caf::error{}};
     {
+      // Encoded straight from the tensors (one copy, into the message).
       auto guard = lock_tensors(self);
-      values = round.parts.read(r, i);
+      bytes = encode_reducer_request(part_message{round.group_id, round.me, i,
+                                                  round.weight,
+                                                  round.parts.view(r, i)},
+                                     infos[i].codec);
     }
-    auto bytes =
-        encode_reducer_request(part_message{round.group_id, round.me, i,
-                                            round.weight, std::move(values)},
-                               infos[i].codec);
     if (!bytes) {
       log(self).warn("averager {}: cannot encode part {} for {}: {}",
                      prefix(self), i, member_name(round, r),
