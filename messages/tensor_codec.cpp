@@ -1021,6 +1021,44 @@ caf::error encode_tensor(const at::Tensor& tensor, compression_type codec,
   }
 }
 
+caf::error encode_tensor_filled(at::ScalarType dtype, at::IntArrayRef shape,
+                                compression_type codec,
+                                const std::function<void(at::Tensor&)>& fill,
+                                wire::Tensor::Builder out) {
+  try {
+    auto* info = find_dtype(dtype);
+    if (codec != compression_type::none || info == nullptr) {
+      auto t = at::empty(shape, at::TensorOptions{}.dtype(dtype));
+      fill(t);
+      return encode_impl(t, codec, out);
+    }
+    uint64_t numel = 1;
+    for (auto d : shape)
+      numel *= static_cast<uint64_t>(d);
+    auto bytes = numel * info->itemsize;
+    if (bytes > max_data_bytes)
+      return make_error(errc::too_large,
+                        "encoded tensor has " + std::to_string(bytes) +
+                            " bytes, above the wire's limit of " +
+                            std::to_string(max_data_bytes) + " per tensor");
+    out.setDtype(info->wire);
+    out.setCompression(to_wire(codec));
+    auto dims = out.initShape(static_cast<unsigned>(shape.size()));
+    for (size_t d = 0; d < shape.size(); ++d)
+      dims.set(static_cast<unsigned>(d), shape[d]);
+    auto data = out.initData(static_cast<unsigned>(bytes));
+    if (numel == 0)
+      return {};
+    auto target =
+        at::from_blob(data.begin(), shape, at::TensorOptions{}.dtype(dtype));
+    fill(target);
+    return {};
+  } catch (...) {
+    return from_exception(std::current_exception(), "encoding tensor",
+                          errc::invalid_argument);
+  }
+}
+
 caf::expected<at::Tensor>
 decode_tensor(wire::Tensor::Reader in, const tensor_limits& limits,
               std::shared_ptr<const void> keep_alive) {

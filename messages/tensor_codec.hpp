@@ -14,6 +14,7 @@
 #include <caf/expected.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -106,6 +107,15 @@ struct tensor_limits {
 [[nodiscard]] caf::expected<at::Tensor>
 decode_tensor(wire::Tensor::Reader in, const tensor_limits& limits,
               std::shared_ptr<const void> keep_alive);
+
+/// Encodes a tensor of `dtype` and `shape` that `fill` computes: with
+/// `none`, `fill` writes straight into the message's bytes (no tensor is
+/// allocated, no copy made: e.g. `at::sub_out(target, a, b)`); with another
+/// codec into a fresh tensor, then encoded. `fill` gets a contiguous tensor
+/// of that dtype and shape. Errors as for `encode_tensor`.
+[[nodiscard]] caf::error encode_tensor_filled(
+    at::ScalarType dtype, at::IntArrayRef shape, compression_type codec,
+    const std::function<void(at::Tensor&)>& fill, wire::Tensor::Builder out);
 
 /// Words `encode_tensor` uses for `tensor` with `codec`: its struct and
 /// payload, so a caller can size a message's first segment (flat_builder)

@@ -7,7 +7,7 @@
 #include "messages/flat_message.hpp"
 #include "messages/tensor_codec.hpp"
 
-#include <ATen/core/Tensor.h>
+#include <ATen/ATen.h>
 #include <capnp/message.h>
 
 #include <algorithm>
@@ -193,6 +193,29 @@ caf::expected<envelope> encode_part_reply(const part_reply& reply,
     out.setReason(to_wire(refusal.reason));
     out.setMessage(refusal.message);
   }
+  return message.finish();
+}
+
+caf::expected<envelope>
+encode_delta_reply(uint32_t part_index, const at::Tensor& average,
+                   const at::Tensor& sent, at::ScalarType dtype,
+                   const std::vector<uint32_t>& contributors,
+                   compression_type codec) {
+  // Sized as the delta: the sent part has its numel, shape and dtype.
+  flat_builder message{message_words(&sent, codec, 4 * contributors.size())};
+  auto root = message.message().initRoot<wire::AllReduceReply>();
+  root.setPartIndex(part_index);
+  auto out = root.initDelta();
+  auto err = encode_tensor_filled(
+      dtype, sent.sizes(), codec,
+      [&](at::Tensor& target) { at::sub_out(target, average, sent); },
+      out.initValues());
+  if (err)
+    return with_prefix(err,
+                       "delta of part " + std::to_string(part_index) + ": ");
+  auto list = out.initContributors(static_cast<unsigned>(contributors.size()));
+  for (unsigned i = 0; i < list.size(); ++i)
+    list.set(i, contributors[i]);
   return message.finish();
 }
 

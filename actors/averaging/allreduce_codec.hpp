@@ -49,6 +49,16 @@ decode_reducer_request(const envelope& message,
 [[nodiscard]] caf::expected<envelope> encode_part_reply(const part_reply& reply,
                                                         compression_type codec);
 
+/// Encodes the delta reply `average - sent` for part `part_index`, its
+/// values computed straight into the message with `codec` none (one pass,
+/// no delta tensor), in `dtype`. Decodes as a `part_delta`.
+/// Errors: as for `encode_reducer_request`.
+[[nodiscard]] caf::expected<envelope>
+encode_delta_reply(uint32_t part_index, const at::Tensor& average,
+                   const at::Tensor& sent, at::ScalarType dtype,
+                   const std::vector<uint32_t>& contributors,
+                   compression_type codec);
+
 /// Decodes a reducer's reply. A refusal reason this build does not know (a
 /// newer peer) reads as `failed`: the sender keeps its values either way.
 /// Errors: as for `decode_reducer_request`.

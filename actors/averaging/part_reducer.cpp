@@ -168,10 +168,15 @@ reduced_part part_reducer::reduce(uint32_t index, pending_part&& part) const {
   if (!all_finite(average))
     return out;
   out.averaged = true;
-  auto dtype = parts_[index].dtype;
+  out.dtype = parts_[index].dtype;
+  out.average = std::move(average);
   for (auto i : order)
-    out.deltas.push_back(at::sub(average, part.values[i]).to(dtype));
+    out.sent.push_back(std::move(part.values[i]));
   return out;
+}
+
+at::Tensor reduced_part::delta(size_t k) const {
+  return at::sub(average, sent.at(k)).to(dtype);
 }
 
 } // namespace colony::averaging

@@ -32,11 +32,21 @@ struct reduced_part {
   bool averaged = false;
   /// Members whose values the average counts, ascending.
   std::vector<uint32_t> contributors;
-  /// For each contributor (same order): the average minus what it sent, in
-  /// the part's dtype. Empty unless `averaged`.
-  std::vector<at::Tensor> deltas;
+  /// The weighted mean (float32, or float64 for float64 parts), and what
+  /// each contributor sent (same order as `contributors`). Empty unless
+  /// `averaged`. A contributor's delta is `average - sent[k]`: computed
+  /// where it is used (into the reply's bytes, see encode_delta_reply),
+  /// not here, to spare a pass over every part.
+  at::Tensor average;
+  std::vector<at::Tensor> sent;
+  /// The part's dtype.
+  at::ScalarType dtype = at::kFloat;
   /// Sum of the contributors' weights.
   double total_weight = 0;
+
+  /// The average minus what contributor `k` (an index into `contributors`)
+  /// sent, in the part's dtype. Only if `averaged`.
+  [[nodiscard]] at::Tensor delta(size_t k) const;
 };
 
 /// A sender the reducer stopped counting.

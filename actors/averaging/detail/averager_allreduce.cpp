@@ -63,6 +63,20 @@ size_t deliver(caf::response_promise& rp, const part_reply& reply,
   return size;
 }
 
+/// Answers contributor `k` of `done` with its delta; returns the bytes.
+size_t deliver_delta(caf::response_promise& rp, const reduced_part& done,
+                     size_t k, compression_type codec) {
+  auto bytes = encode_delta_reply(done.part_index, done.average, done.sent[k],
+                                  done.dtype, done.contributors, codec);
+  if (!bytes) {
+    rp.deliver(std::move(bytes.error()));
+    return 0;
+  }
+  auto size = bytes->size();
+  rp.deliver(std::move(*bytes));
+  return size;
+}
+
 void refuse(caf::response_promise& rp, uint32_t part, exclusion_reason reason,
             std::string text) {
   deliver(rp, part_refusal{part, reason, std::move(text)},
@@ -255,7 +269,7 @@ void handle_update(averager_actor* self, round_state& round,
           {
             auto guard = lock_tensors(self);
             err =
-                round.applier->apply(round.me, done.part_index, done.deltas[k]);
+                round.applier->apply(round.me, done.part_index, done.delta(k));
           }
           if (err)
             log(self).warn("averager {}: own part {}: {}", prefix(self),
@@ -269,10 +283,8 @@ void handle_update(averager_actor* self, round_state& round,
       if (i == round.replies.end())
         continue;
       if (done.averaged)
-        self->state.status.bytes_sent += deliver(
-            i->second,
-            part_delta{done.part_index, done.deltas[k], done.contributors},
-            codec);
+        self->state.status.bytes_sent +=
+            deliver_delta(i->second, done, k, codec);
       else
         refuse(i->second, done.part_index, exclusion_reason::not_averaged,
                "no weight to average");

@@ -102,6 +102,44 @@ TEST(allreduce_codec, replies_round_trip) {
   }
 }
 
+TEST(allreduce_codec, delta_replies_carry_average_minus_sent) {
+  auto average = at::linspace(-1, 1, 777);
+  auto sent = at::linspace(3, -3, 777);
+  std::vector<uint32_t> contributors{0, 2, 5};
+  struct case_t {
+    at::ScalarType dtype;
+    compression_type codec;
+    double bound;
+  };
+  for (auto c : {case_t{at::kFloat, compression_type::none, 0},
+                 case_t{at::kFloat, compression_type::float16, 4e-3},
+                 case_t{at::kDouble, compression_type::none, 0},
+                 case_t{at::kHalf, compression_type::none, 4e-3}}) {
+    auto s = sent.to(c.dtype);
+    auto avg = c.dtype == at::kDouble ? average.to(at::kDouble) : average;
+    auto bytes = encode_delta_reply(9, avg, s, c.dtype, contributors, c.codec);
+    ASSERT_TRUE(bytes) << describe(bytes.error());
+    auto back = decode_part_reply(*bytes);
+    ASSERT_TRUE(back) << describe(back.error());
+    const auto* d = std::get_if<part_delta>(&*back);
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(d->part_index, 9u);
+    EXPECT_EQ(d->contributors, contributors);
+    EXPECT_EQ(d->values.scalar_type(), c.dtype);
+    auto want = (avg - s.to(avg.scalar_type())).to(at::kDouble);
+    auto err = (d->values.to(at::kDouble) - want).abs().max().item<double>();
+    EXPECT_LE(err, c.bound)
+        << c10::toString(c.dtype) << " " << to_string(c.codec);
+    // As the reply the delta tensor would have made, byte for byte.
+    if (c.codec == compression_type::none) {
+      auto plain = encode_part_reply(
+          part_delta{9, (avg - s).to(c.dtype), contributors}, c.codec);
+      ASSERT_TRUE(plain);
+      EXPECT_EQ(plain->size(), bytes->size());
+    }
+  }
+}
+
 TEST(allreduce_codec, uncompressed_values_alias_the_received_bytes) {
   auto bytes = encode_reducer_request(sample_part(), compression_type::none);
   ASSERT_TRUE(bytes);

@@ -103,7 +103,7 @@ void run_round(std::vector<member>& members, const std::vector<int64_t>& spans,
         auto c = done.contributors[k];
         part_reply reply =
             done.averaged
-                ? part_reply{part_delta{done.part_index, done.deltas[k],
+                ? part_reply{part_delta{done.part_index, done.delta(k),
                                         done.contributors}}
                 : part_reply{part_refusal{done.part_index,
                                           exclusion_reason::not_averaged, ""}};

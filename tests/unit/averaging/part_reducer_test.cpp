@@ -61,10 +61,10 @@ TEST(part_reducer, averages_each_part_when_every_sender_sent_it) {
   EXPECT_DOUBLE_EQ(p0.total_weight, 4);
   // Weighted mean: (2*[0,3,6] + [6,6,6] + [3,3,3]) / 4 = [2.25, 3.75, 5.25].
   auto mean = floats({2.25, 3.75, 5.25});
-  ASSERT_EQ(p0.deltas.size(), 3u);
-  expect_close(p0.deltas[0], mean - floats({0, 3, 6}));
-  expect_close(p0.deltas[1], mean - floats({6, 6, 6}));
-  expect_close(p0.deltas[2], mean - floats({3, 3, 3}));
+  ASSERT_EQ(p0.sent.size(), 3u);
+  expect_close(p0.delta(0), mean - floats({0, 3, 6}));
+  expect_close(p0.delta(1), mean - floats({6, 6, 6}));
+  expect_close(p0.delta(2), mean - floats({3, 3, 3}));
   EXPECT_EQ(reducer.waiting_for(), (std::vector<uint32_t>{1, 2}));
   u = reducer.accept(msg(1, 1, 1, {4, 4, 4}));
   EXPECT_TRUE(u.completed.empty());
@@ -73,7 +73,7 @@ TEST(part_reducer, averages_each_part_when_every_sender_sent_it) {
   ASSERT_EQ(u.completed.size(), 1u);
   EXPECT_EQ(u.completed[0].part_index, 1u);
   // (2 * 1 + 4 + 7) / 4 = 3.25
-  expect_close(u.completed[0].deltas[0], floats({2.25, 2.25, 2.25}));
+  expect_close(u.completed[0].delta(0), floats({2.25, 2.25, 2.25}));
   EXPECT_TRUE(reducer.finished());
   EXPECT_TRUE(reducer.waiting_for().empty());
 }
@@ -97,8 +97,8 @@ TEST(part_reducer, a_silent_sender_is_excluded_from_its_next_part_on) {
   const auto& p1 = u.completed[0];
   EXPECT_TRUE(p1.averaged);
   EXPECT_EQ(p1.contributors, (std::vector<uint32_t>{0, 2}));
-  expect_close(p1.deltas[0], floats({2, 2, 2}));    // mean 3 - 1
-  expect_close(p1.deltas[1], floats({-2, -2, -2})); // mean 3 - 5
+  expect_close(p1.delta(0), floats({2, 2, 2}));    // mean 3 - 1
+  expect_close(p1.delta(1), floats({-2, -2, -2})); // mean 3 - 5
   EXPECT_TRUE(reducer.finished());
   // Its late part is refused with the reason, and reported only once.
   u = reducer.accept(msg(1, 1, 1, {9, 9, 9}));
@@ -157,7 +157,7 @@ TEST(part_reducer, garbage_excludes_the_sender_and_is_reported) {
     // Part 0 is settled at once, over the honest sender alone.
     ASSERT_EQ(u.completed.size(), 1u) << c.name;
     EXPECT_EQ(u.completed[0].contributors, (std::vector<uint32_t>{0}));
-    expect_close(u.completed[0].deltas[0], floats({0, 0, 0}));
+    expect_close(u.completed[0].delta(0), floats({0, 0, 0}));
     // A correct part afterwards is refused too.
     auto again = reducer.accept(msg(1, 0, 1, {1, 2, 3}));
     ASSERT_TRUE(again.refused);
@@ -180,7 +180,7 @@ TEST(part_reducer, auxiliary_members_are_neither_waited_for_nor_counted) {
   u = reducer.accept(msg(2, 0, 1, {4, 4, 4}));
   ASSERT_EQ(u.completed.size(), 1u);
   EXPECT_EQ(u.completed[0].contributors, (std::vector<uint32_t>{0, 2}));
-  expect_close(u.completed[0].deltas[0], floats({1, 1, 1}));
+  expect_close(u.completed[0].delta(0), floats({1, 1, 1}));
 }
 
 TEST(part_reducer, parts_without_weight_or_senders_are_not_averaged) {
@@ -190,7 +190,7 @@ TEST(part_reducer, parts_without_weight_or_senders_are_not_averaged) {
   ASSERT_EQ(u.completed.size(), 1u);
   EXPECT_FALSE(u.completed[0].averaged);
   EXPECT_EQ(u.completed[0].contributors, (std::vector<uint32_t>{0, 1}));
-  EXPECT_TRUE(u.completed[0].deltas.empty());
+  EXPECT_TRUE(u.completed[0].sent.empty());
   // Everybody gone before part 1: settled with no contributor.
   (void)reducer.exclude(0, exclusion_reason::failed, "connection lost");
   u = reducer.exclude(1, exclusion_reason::failed, "connection lost");
@@ -206,8 +206,8 @@ TEST(part_reducer, zero_weight_members_get_the_others_average) {
   auto u = reducer.accept(msg(1, 0, 2, {3, 3, 3}));
   ASSERT_EQ(u.completed.size(), 1u);
   EXPECT_TRUE(u.completed[0].averaged);
-  expect_close(u.completed[0].deltas[0], floats({2, 2, 2}));
-  expect_close(u.completed[0].deltas[1], floats({0, 0, 0}));
+  expect_close(u.completed[0].delta(0), floats({2, 2, 2}));
+  expect_close(u.completed[0].delta(1), floats({0, 0, 0}));
 }
 
 TEST(part_reducer, an_empty_span_is_finished_at_once) {
@@ -225,8 +225,8 @@ TEST(part_reducer, low_precision_parts_accumulate_in_float32) {
   (void)reducer.accept({group, 0, 0, 1, floats({2048, 1}).to(at::kHalf)});
   auto u = reducer.accept({group, 1, 0, 1, floats({2050, 2}).to(at::kHalf)});
   ASSERT_EQ(u.completed.size(), 1u);
-  const auto& d = u.completed[0].deltas;
-  ASSERT_EQ(d.size(), 2u);
+  ASSERT_EQ(u.completed[0].sent.size(), 2u);
+  std::vector<at::Tensor> d{u.completed[0].delta(0), u.completed[0].delta(1)};
   EXPECT_EQ(d[0].scalar_type(), at::kHalf);
   // Mean 2049 (not representable in float16, but its delta is).
   EXPECT_EQ(d[0][0].item<float>(), 1.0f);
