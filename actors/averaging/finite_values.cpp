@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstdint>
 
 namespace colony::averaging {
@@ -27,6 +28,26 @@ bool exponents_finite(const void* data, int64_t n, Bits exponent_mask) {
 }
 
 } // namespace
+
+bool accumulate_finite(float* sum, const float* values, int64_t n, float weight,
+                       bool first) {
+  // A block stays in L1 between its check and its arithmetic.
+  constexpr int64_t block = 2048;
+  for (int64_t begin = 0; begin < n; begin += block) {
+    auto count = std::min(block, n - begin);
+    const float* v = values + begin;
+    float* out = sum + begin;
+    if (!exponents_finite<alias_u32>(v, count, 0x7f800000u))
+      return false;
+    if (first)
+      for (int64_t i = 0; i < count; ++i)
+        out[i] = weight * v[i];
+    else
+      for (int64_t i = 0; i < count; ++i)
+        out[i] += weight * v[i];
+  }
+  return true;
+}
 
 bool all_finite(const at::Tensor& values) {
   if (!values.defined() || values.numel() == 0)

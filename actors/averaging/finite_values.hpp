@@ -13,4 +13,12 @@ namespace colony::averaging {
 /// contiguous tensor.
 [[nodiscard]] bool all_finite(const at::Tensor& values);
 
+/// `sum[i] (+)= weight * values[i]` over `n` float32 elements (`=` if
+/// `first`), checking in the same pass, a cache-sized block ahead of the
+/// arithmetic, that every value is finite: one read of `values` instead of
+/// two. Returns false at the first block holding a non-finite value; `sum`
+/// is then partly updated and must be rebuilt by the caller.
+[[nodiscard]] bool accumulate_finite(float* sum, const float* values, int64_t n,
+                                     float weight, bool first);
+
 } // namespace colony::averaging

@@ -87,26 +87,54 @@ reducer_update part_reducer::accept(part_message message) {
                   describe_part(message) + ": weight " +
                       std::to_string(message.weight),
                   true);
-  if (!all_finite(values))
-    return refuse(message, exclusion_reason::non_finite,
-                  describe_part(message) + ": non-finite values", true);
   // Reduce on arrival: only the running sum and this sender's values stay.
   while (pending_.size() <= message.part_index - done_)
     pending_.emplace_back();
   auto& part = pending_[message.part_index - done_];
-  // The first arrival starts the sum (one pass); later ones add to it.
-  if (!part.sum.defined())
-    part.sum =
-        at::mul(values.to(accumulation_dtype(info.dtype)), message.weight);
-  else
-    part.sum.add_(values, message.weight);
+  if (!add_to_sum(part, values, message.weight, info.dtype))
+    return refuse(message, exclusion_reason::non_finite,
+                  describe_part(message) + ": non-finite values", true);
   part.weight += message.weight;
+  part.weights.push_back(message.weight);
   part.senders.push_back(sender);
   part.values.push_back(std::move(message.values));
   ++next_[sender];
   reducer_update update;
   settle(update);
   return update;
+}
+
+bool part_reducer::add_to_sum(pending_part& part, const at::Tensor& values,
+                              double weight, at::ScalarType dtype) {
+  bool first = !part.sum.defined();
+  if (dtype == at::kFloat && values.is_contiguous()) {
+    // The common case in one pass: check and accumulate together.
+    if (first)
+      part.sum = at::empty({values.numel()}, at::kFloat);
+    if (accumulate_finite(part.sum.data_ptr<float>(), values.data_ptr<float>(),
+                          values.numel(), static_cast<float>(weight), first))
+      return true;
+    // Rebuild the sum of those before, exactly as it was made.
+    if (part.values.empty()) {
+      part.sum = at::Tensor();
+      return false;
+    }
+    for (size_t k = 0; k < part.values.size(); ++k) {
+      auto before = part.values[k].contiguous();
+      (void)accumulate_finite(part.sum.data_ptr<float>(),
+                              before.data_ptr<float>(), before.numel(),
+                              static_cast<float>(part.weights[k]), k == 0);
+    }
+    return false;
+  }
+  if (!all_finite(values))
+    return false;
+  // The first arrival starts the sum (one pass); later ones add to it.
+  if (first)
+    part.sum = at::mul(values.to(accumulation_dtype(dtype)), weight);
+  else
+    part.sum.add_(values, weight);
+  return true;
 }
 
 reducer_update part_reducer::exclude(uint32_t sender, exclusion_reason reason,

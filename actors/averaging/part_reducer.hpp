@@ -127,7 +127,14 @@ class part_reducer {
     double weight = 0;
     std::vector<uint32_t> senders;
     std::vector<at::Tensor> values;
+    std::vector<double> weights; ///< each sender's, to rebuild `sum`
   };
+
+  /// Adds `weight * values` to `part.sum` if every value is finite; else
+  /// leaves the sum as it was and returns false.
+  [[nodiscard]] static bool add_to_sum(pending_part& part,
+                                       const at::Tensor& values, double weight,
+                                       at::ScalarType dtype);
 
   [[nodiscard]] reducer_update refuse(const part_message& message,
                                       exclusion_reason reason, std::string text,

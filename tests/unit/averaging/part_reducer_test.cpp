@@ -210,6 +210,36 @@ TEST(part_reducer, zero_weight_members_get_the_others_average) {
   expect_close(u.completed[0].delta(1), floats({0, 0, 0}));
 }
 
+TEST(part_reducer, a_late_nan_leaves_the_sum_exactly_as_without_it) {
+  // A NaN far into a long part: earlier blocks were already added when it
+  // is found, and the sum is rebuilt from the others' values.
+  const int64_t n = 10000;
+  std::vector<part_info> parts{{0, n, at::kFloat, compression_type::none}};
+  auto a = at::randn({n});
+  auto b = at::randn({n});
+  auto bad = at::randn({n});
+  bad[n - 10] = std::numeric_limits<float>::quiet_NaN();
+  auto part = [&](uint32_t sender, double w, const at::Tensor& v) {
+    return part_message{group, sender, 0, w, v.clone()};
+  };
+  part_reducer with{group, parts, {true, true, true}};
+  (void)with.accept(part(0, 1.5, a));
+  auto refused = with.accept(part(2, 1, bad));
+  ASSERT_TRUE(refused.refused);
+  EXPECT_EQ(refused.refused->reason, exclusion_reason::non_finite);
+  auto done = with.accept(part(1, 0.5, b));
+  ASSERT_EQ(done.completed.size(), 1u);
+  part_reducer without{group, parts, {true, true, true}};
+  (void)without.exclude(2, exclusion_reason::failed, "gone");
+  (void)without.accept(part(0, 1.5, a));
+  auto reference = without.accept(part(1, 0.5, b));
+  ASSERT_EQ(reference.completed.size(), 1u);
+  EXPECT_EQ(done.completed[0].contributors, (std::vector<uint32_t>{0, 1}));
+  EXPECT_TRUE(
+      at::equal(done.completed[0].average, reference.completed[0].average));
+  expect_close(done.completed[0].average, (1.5 * a + 0.5 * b) / 2);
+}
+
 TEST(part_reducer, an_empty_span_is_finished_at_once) {
   part_reducer reducer{group, {}, {true, true}};
   EXPECT_TRUE(reducer.finished());
