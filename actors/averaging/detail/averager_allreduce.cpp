@@ -119,10 +119,11 @@ void send_parts(averager_actor* self, round_state& round, uint32_t r) {
       auto guard = lock_tensors(self);
       values = round.parts.read(r, i);
     }
-    auto bytes =
-        encode_reducer_request(part_message{round.group_id, round.me, i,
-                                            round.weight, std::move(values)},
-                               infos[i].codec);
+    part_message part{round.group_id, round.me, i, round.weight,
+                      std::move(values)};
+    if (st.config.tamper_part) // fault-injection tests only
+      st.config.tamper_part(part);
+    auto bytes = encode_reducer_request(std::move(part), infos[i].codec);
     if (!bytes) {
       log(self).warn("averager {}: cannot encode part {} for {}: {}",
                      prefix(self), i, member_name(round, r),
@@ -314,8 +315,11 @@ void pump_own(averager_actor* self, round_state& round) {
       auto guard = lock_tensors(self);
       values = round.parts.read(round.me, i);
     }
-    auto update = reducer.accept(part_message{round.group_id, round.me, i,
-                                              round.weight, std::move(values)});
+    part_message part{round.group_id, round.me, i, round.weight,
+                      std::move(values)};
+    if (self->state.config.tamper_part) // fault-injection tests only
+      self->state.config.tamper_part(part);
+    auto update = reducer.accept(std::move(part));
     if (update.refused)
       round.applier->keep(round.me, i);
     handle_update(self, round, std::move(update));
