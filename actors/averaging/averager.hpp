@@ -40,6 +40,7 @@
 // `tensors_lock` (if given), one part at a time; whoever else writes them
 // (a training loop) holds the lock while it does.
 
+#include "actors/averaging/allreduce_messages.hpp"
 #include "actors/averaging/averager_options.hpp"
 #include "actors/averaging/group_info.hpp"
 
@@ -50,6 +51,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -81,6 +83,11 @@ struct averager_config {
   uint64_t seed = 0;
   /// Deadline of a DHT store or lookup.
   std::chrono::milliseconds dht_timeout{5000};
+  /// For fault-injection tests only; leave it empty. Called on every part
+  /// this averager is about to send (to other members and to its own
+  /// span), so that a test member can send garbage: another size, group
+  /// id or values. Outgoing values view the tensors: clone before writing.
+  std::function<void(part_message&)> tamper_part;
 };
 
 /// The service names of an averager of `prefix`.

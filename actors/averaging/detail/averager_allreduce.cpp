@@ -132,10 +132,12 @@ void send_parts(averager_actor* self, round_state& round, uint32_t r) {
     {
       // Encoded straight from the tensors (one copy, into the message).
       auto guard = lock_tensors(self);
-      bytes = encode_reducer_request(part_message{round.group_id, round.me, i,
-                                                  round.weight,
-                                                  round.parts.view(r, i)},
-                                     infos[i].codec);
+      part_message part{round.group_id, round.me, i, round.weight,
+                        round.parts.view(r, i)};
+      // Fault-injection tests only; a hook must clone before writing values.
+      if (st.config.tamper_part)
+        st.config.tamper_part(part);
+      bytes = encode_reducer_request(std::move(part), infos[i].codec);
     }
     if (!bytes) {
       log(self).warn("averager {}: cannot encode part {} for {}: {}",
@@ -326,8 +328,11 @@ void pump_own(averager_actor* self, round_state& round) {
       auto guard = lock_tensors(self);
       values = round.parts.read(round.me, i);
     }
-    auto update = reducer.accept(part_message{round.group_id, round.me, i,
-                                              round.weight, std::move(values)});
+    part_message part{round.group_id, round.me, i, round.weight,
+                      std::move(values)};
+    if (self->state.config.tamper_part) // fault-injection tests only
+      self->state.config.tamper_part(part);
+    auto update = reducer.accept(std::move(part));
     if (update.refused)
       round.applier->keep(round.me, i);
     handle_update(self, round, std::move(update));

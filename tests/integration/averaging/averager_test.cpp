@@ -3,20 +3,10 @@
 // vanishes costs only its own parts, and bad calls leave the averager
 // serving.
 
-#include "actors/averaging/averager.hpp"
-#include "actors/averaging/averager_status.hpp"
-#include "actors/averaging/averaging_atoms.hpp"
-#include "messages/error.hpp"
 #include "runtime/transport/transport_atoms.hpp"
-#include "tests/integration/test_nodes.hpp"
-#include "tests/support/wait_until.hpp"
-
-#include <ATen/ATen.h>
-#include <caf/all.hpp>
-#include <gtest/gtest.h>
+#include "tests/integration/averaging/averager_fixture.hpp"
 
 #include <future>
-#include <memory>
 #include <set>
 #include <vector>
 
@@ -24,143 +14,6 @@ using namespace colony;
 using namespace colony::averaging;
 using namespace colony::testing;
 using namespace std::chrono_literals;
-
-namespace {
-
-/// One peer: a DHT node with an averager over `tensors`.
-struct averaging_peer {
-  std::unique_ptr<node> n;
-  std::vector<at::Tensor> tensors;
-  caf::actor averager;
-
-  caf::expected<step_result> step(step_request request,
-                                  std::chrono::seconds limit = 60s) {
-    caf::scoped_actor self{n->system()};
-    caf::expected<step_result> out{caf::error{}};
-    self->request(averager, limit, step_atom::value, std::move(request))
-        .receive([&](step_result& r) { out = std::move(r); },
-                 [&](caf::error& err) { out = std::move(err); });
-    return out;
-  }
-
-  averager_status status() {
-    caf::scoped_actor self{n->system()};
-    averager_status out;
-    self->request(averager, 5s, averager_status_atom::value)
-        .receive([&](averager_status& s) { out = s; }, [](caf::error&) {});
-    return out;
-  }
-
-  ~averaging_peer() {
-    if (averager && n)
-      caf::anon_send_exit(averager, caf::exit_reason::user_shutdown);
-  }
-};
-
-averager_options quick_options(std::string prefix = "model") {
-  averager_options o;
-  o.prefix = std::move(prefix);
-  o.min_matchmaking_time = 1500ms;
-  o.request_timeout = 2000ms;
-  o.next_chunk_timeout = 2000ms;
-  // Small parts: several per span, so streaming and ordering are exercised.
-  o.part_size_bytes = 4096;
-  return o;
-}
-
-/// Tensors of peer `i`: every element of both is `i + 1`.
-std::vector<at::Tensor> tensors_of(int i, int64_t size = 3000) {
-  return {at::full({size}, float(i + 1)), at::full({17, 5}, float(i + 1))};
-}
-
-/// `count` peers, the first a DHT bootstrap for the others.
-class averaging_swarm {
- public:
-  averaging_swarm(size_t count, const averager_options& options,
-                  bool client_last = false, int64_t tensor_size = 3000) {
-    for (size_t i = 0; i < count; ++i) {
-      auto cfg = test_config();
-      cfg.dht_enabled = true;
-      cfg.dht.wait_timeout = 3000ms;
-      bool client = client_last && i + 1 == count;
-      if (client)
-        cfg.client_mode = true;
-      if (i > 0)
-        cfg.initial_peers = {peers_.front()->n->address()};
-      auto p = std::make_unique<averaging_peer>();
-      p->n = start_node(cfg);
-      if (!p->n)
-        return;
-      if (i > 0)
-        if (auto joined = p->n->join_dht(); !joined) {
-          ADD_FAILURE() << describe(joined.error());
-          return;
-        }
-      p->tensors = tensors_of(int(i), tensor_size);
-      averager_config ac;
-      ac.tensors = p->tensors;
-      ac.transport = p->n->transport();
-      ac.dht = p->n->dht();
-      ac.self = peer_contact{p->n->me().peer_id(), p->n->address()};
-      ac.options = options;
-      ac.options.client_mode = client;
-      ac.log = p->n->shared_log();
-      ac.seed = 1000 + i;
-      auto a = spawn_averager(p->n->system(), std::move(ac));
-      if (!a) {
-        ADD_FAILURE() << describe(a.error());
-        return;
-      }
-      p->averager = *a;
-      peers_.push_back(std::move(p));
-    }
-  }
-
-  [[nodiscard]] bool ok(size_t count) const { return peers_.size() == count; }
-  averaging_peer& operator[](size_t i) { return *peers_[i]; }
-  size_t size() const { return peers_.size(); }
-
-  /// Runs one step on every peer at once; returns the outcomes in order.
-  std::vector<caf::expected<step_result>>
-  step_all(const std::vector<step_request>& requests) {
-    std::vector<std::future<caf::expected<step_result>>> pending;
-    for (size_t i = 0; i < requests.size(); ++i)
-      pending.push_back(std::async(std::launch::async, [this, i, &requests] {
-        return peers_[i]->step(requests[i]);
-      }));
-    std::vector<caf::expected<step_result>> out;
-    for (auto& f : pending)
-      out.push_back(f.get());
-    return out;
-  }
-
-  void remove(size_t i) {
-    caf::anon_send_exit(peers_[i]->averager, caf::exit_reason::user_shutdown);
-    peers_[i]->averager = nullptr;
-    peers_[i]->n.reset();
-  }
-
- private:
-  std::vector<std::unique_ptr<averaging_peer>> peers_;
-};
-
-step_request request(double weight = 1, std::string gathered = "",
-                     std::optional<std::chrono::milliseconds> timeout = 20s) {
-  step_request r;
-  r.weight = weight;
-  r.gathered = std::move(gathered);
-  r.timeout = timeout;
-  return r;
-}
-
-double max_distance(const std::vector<at::Tensor>& tensors, double value) {
-  double worst = 0;
-  for (const auto& t : tensors)
-    worst = std::max(worst, (t - value).abs().max().item<double>());
-  return worst;
-}
-
-} // namespace
 
 TEST(averager, four_peers_reach_the_mean_and_share_what_they_gathered) {
   averaging_swarm swarm(4, quick_options());

@@ -3,7 +3,8 @@
 // `load_state_from_peers`), the peer of highest priority serves it, peers
 // that do not share are never asked, a download falls over to the next peer
 // when the first is gone, and bad requests get errors while the server
-// keeps serving.
+// keeps serving; 100 MB of state arrives bit-exact, and a peer killed in
+// the middle of a download hands over to the next.
 
 #include "actors/averaging/averager.hpp"
 #include "actors/averaging/averaging_atoms.hpp"
@@ -14,13 +15,18 @@
 #include "actors/dht/dht_client.hpp"
 #include "actors/dht/dht_messages.hpp"
 #include "messages/error.hpp"
+#include "runtime/transport/fault_settings.hpp"
+#include "runtime/transport/transport_atoms.hpp"
 #include "tests/integration/test_nodes.hpp"
 #include "tests/support/wait_until.hpp"
 
 #include <ATen/ATen.h>
 #include <caf/all.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <future>
 #include <memory>
 #include <optional>
 #include <random>
@@ -408,4 +414,124 @@ TEST(state_sharing, a_peer_whose_tensors_differ_is_given_up) {
       << describe(got.error());
   EXPECT_NE(describe(got.error()).find("bad_shape"), std::string::npos)
       << describe(got.error());
+}
+
+namespace {
+
+/// 100 MB of state: 24M float32 and 0.5M float64 elements of noise from
+/// `seed`.
+std::vector<at::Tensor> large_state(uint64_t seed) {
+  auto gen = at::detail::createCPUGenerator(seed);
+  return {at::randn({24'000'000}, gen),
+          at::randn({500, 1000}, gen, at::TensorOptions(at::kDouble))};
+}
+
+constexpr uint64_t large_state_bytes = 24'000'000 * 4 + 500'000 * 8;
+
+averager_options large_state_options() {
+  auto o = sharing_options();
+  o.part_size_bytes = 512 << 10;
+  return o;
+}
+
+fault_counters counters_of(node& n) {
+  caf::scoped_actor self{n.system()};
+  fault_counters out;
+  self->request(n.transport(), 5s, fault_counters_atom::value)
+      .receive([&](fault_counters& c) { out = c; }, [](caf::error&) {});
+  return out;
+}
+
+} // namespace
+
+TEST(state_sharing, a_state_of_100_mb_downloads_bit_exact) {
+  state_swarm swarm;
+  auto& sharer = swarm.add(large_state_options(), large_state(1));
+  auto& fresh = swarm.add();
+  ASSERT_TRUE(swarm.ok());
+  ASSERT_TRUE(sharer.averager);
+  uint64_t bytes = 0;
+  for (const auto& t : sharer.tensors)
+    bytes += t.numel() * t.element_size();
+  ASSERT_EQ(bytes, large_state_bytes);
+  sharer.send(
+      caf::make_message(set_state_metadata_atom::value, std::string("large")));
+  ASSERT_TRUE(eventually(
+      "the sharing peer is declared", 10s,
+      [&] { return !declared(*fresh.n).empty(); }, dht_poll));
+  auto started = std::chrono::steady_clock::now();
+  auto got =
+      fresh.load_blocking("model", 20s, state_tensor_infos(sharer.tensors));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
+  // expect_state_of compares with at::equal: every bit of every element.
+  expect_state_of(got, "large", sharer.tensors);
+}
+
+TEST(state_sharing, a_peer_killed_mid_download_hands_over_to_the_next) {
+  state_swarm swarm;
+  auto& first = swarm.add(large_state_options(), large_state(1));
+  auto& second = swarm.add(large_state_options(), large_state(2));
+  first.send(
+      caf::make_message(set_state_metadata_atom::value, std::string("first")));
+  first.send(caf::make_message(set_state_priority_atom::value, 10.0));
+  second.send(
+      caf::make_message(set_state_metadata_atom::value, std::string("second")));
+  second.send(caf::make_message(set_state_priority_atom::value, 1.0));
+  auto& fresh = swarm.add();
+  ASSERT_TRUE(swarm.ok());
+  ASSERT_TRUE(eventually(
+      "both sharing peers are declared", 10s,
+      [&] {
+        return declares(*fresh.n, first.id(), 10) &&
+               declares(*fresh.n, second.id(), 1);
+      },
+      dht_poll));
+  // The first peer answers each part 50 ms late: its 200 parts would take
+  // seconds, and each answer it sends is counted.
+  fault_settings slow;
+  slow.delay = 50ms;
+  {
+    caf::scoped_actor self{first.n->system()};
+    self->request(first.n->transport(), 5s, set_faults_atom::value, slow)
+        .receive([] {}, [](caf::error& err) { FAIL() << describe(err); });
+  }
+  auto sent_before = counters_of(*first.n).messages_delayed;
+  auto started = std::chrono::steady_clock::now();
+  // The loader logs each peer it gives up: kept here to check whom.
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  auto loader_log = std::make_shared<spdlog::logger>("loader", ring);
+  loader_log->set_level(spdlog::level::info);
+  auto download = std::async(std::launch::async, [&] {
+    state_loader_config c;
+    c.transport = fresh.n->transport();
+    c.dht = fresh.n->dht();
+    c.self = fresh.id();
+    c.prefix = "model";
+    c.timeout = 25s;
+    c.request_timeout = 3s;
+    c.expected = state_tensor_infos(first.tensors);
+    c.log = loader_log;
+    return load_state_from_peers(fresh.n->system(), std::move(c));
+  });
+  // Killed once it has answered a dozen messages, parts among them: the
+  // download is under way, far from done.
+  ASSERT_TRUE(eventually(
+      "the first peer serves parts", 10s,
+      [&] {
+        return counters_of(*first.n).messages_delayed >= sent_before + 12;
+      },
+      5ms));
+  auto first_id = first.id();
+  first.stop();
+  auto got = download.get();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
+  expect_state_of(got, "second", second.tensors);
+  // The first peer was asked, and given up when it went away.
+  size_t given_up = 0;
+  for (const auto& line : ring->last_formatted())
+    if (line.find("did not serve") != std::string::npos) {
+      ++given_up;
+      EXPECT_NE(line.find(first_id.short_id()), std::string::npos) << line;
+    }
+  EXPECT_EQ(given_up, 1u);
 }
