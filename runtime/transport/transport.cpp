@@ -868,18 +868,21 @@ class transport_impl {
     }
     st().connecting[key].push_back(id);
     st().dial_expect[key] = addr->id;
-    // Connect off the I/O loop; the socket comes back as a message.
+    // Connect off the I/O loop; the socket comes back as a message. A
+    // blocking actor, not a detached thread: the actor system waits for it
+    // on shutdown instead of being sent to after it is gone.
     auto host = addr->host;
     auto port = addr->port;
     auto timeout = opts().connect_timeout;
     caf::actor me = caf::actor_cast<caf::actor>(self_);
-    std::thread([me, key, host, port, timeout] {
-      auto fd = connect_with_deadline(host, port, timeout);
-      if (fd)
-        caf::anon_send(me, connected_atom::value, key, *fd);
-      else
-        caf::anon_send(me, connected_atom::value, key, fd.error());
-    }).detach();
+    self_->home_system().spawn(
+        [me, key, host, port, timeout](caf::blocking_actor* dialer) {
+          auto fd = connect_with_deadline(host, port, timeout);
+          if (fd)
+            dialer->send(me, connected_atom::value, key, *fd);
+          else
+            dialer->send(me, connected_atom::value, key, fd.error());
+        });
   }
 
   void attach(uint64_t id, connection_handle hdl) {
