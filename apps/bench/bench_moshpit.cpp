@@ -42,7 +42,7 @@ struct moshpit_args {
   size_t group_size = 16;
   uint64_t floats = 10'000;
   double drop = 0;
-  size_t rounds_max = 10;
+  size_t rounds_max = 30;
   double target = 1e-6;
   double min_matchmaking_time = 3.0;
   size_t dht_nodes = 16;
