@@ -47,6 +47,12 @@ void add_bench_convergence_command(CLI::App& bench);
 /// `colony bench allreduce [--peers P] [--floats N] [--compression C]`
 void add_bench_allreduce_command(CLI::App& bench);
 
+/// `colony bench moshpit [--peers P] [--group-size G] [--drop D] [--json]`
+void add_bench_moshpit_command(CLI::App& bench);
+
+/// `colony bench state [--megabytes M] [--json]`
+void add_bench_state_command(CLI::App& bench);
+
 /// `colony bench dht [--peers N] [--keys K] [--failure-rate F] [--json]`
 void add_bench_dht_command(CLI::App& bench);
 

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
   colony::apps::add_bench_throughput_command(*bench);
   colony::apps::add_bench_convergence_command(*bench);
   colony::apps::add_bench_allreduce_command(*bench);
+  colony::apps::add_bench_moshpit_command(*bench);
+  colony::apps::add_bench_state_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

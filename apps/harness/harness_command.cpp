@@ -14,6 +14,7 @@
 #include "messages/error.hpp"
 #include "runtime/signals.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -103,10 +104,16 @@ int run_harness_command(const harness_args& args) {
   if (auto err = write_harness_report(run, report))
     std::cerr << "colony: " << error_reason(err) << std::endl;
   auto png = (std::filesystem::path{out_dir} / "harness.png").string();
-  if (!gnuplot_available())
+  // Only trainers have learning curves to plot.
+  bool trainers = std::any_of(run.nodes.begin(), run.nodes.end(), [](auto& n) {
+    return n.role == swarm_role::trainer;
+  });
+  if (trainers && !gnuplot_available()) {
     say("gnuplot is not installed: no plot (apt-get install gnuplot-nox)");
-  else if (auto err = plot_harness_run(run, png))
-    say("cannot plot: " + error_reason(err));
+  } else if (trainers) {
+    if (auto err = plot_harness_run(run, png))
+      say("cannot plot: " + error_reason(err));
+  }
   std::printf("%s", harness_summary(run).c_str());
   std::printf("report: %s\n", report.c_str());
   std::fflush(stdout);

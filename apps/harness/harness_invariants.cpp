@@ -1,5 +1,7 @@
 #include "apps/harness/harness_invariants.hpp"
 
+#include "apps/harness/averaging_invariants.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
@@ -316,6 +318,12 @@ std::vector<invariant_result> check_invariants(const harness_scenario& scenario,
       break;
     case invariant_kind::trainer_progress:
       r = trainer_progress(spec, run);
+      break;
+    case invariant_kind::averaging_exact:
+      r = averaging_exact(spec, run);
+      break;
+    case invariant_kind::averaging_rounds:
+      r = averaging_rounds(spec, run);
       break;
     }
     r.kind = to_string(spec.kind);

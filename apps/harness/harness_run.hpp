@@ -6,6 +6,7 @@
 
 #include "actors/control/node_status.hpp"
 #include "apps/harness/harness_scenario.hpp"
+#include "apps/node/averaging_round_log.hpp"
 
 #include <optional>
 #include <string>
@@ -46,6 +47,10 @@ struct harness_node {
   uint64_t final_step = 0;
   /// Whether it answered the last status request before the end.
   bool answered_at_end = false;
+  /// Logs of its earlier lives (a restart starts a new one).
+  std::vector<std::string> past_logs;
+  /// Averaging nodes: the round lines of all its logs, in order.
+  std::vector<averaging_round_record> rounds;
 };
 
 struct applied_fault {
@@ -73,6 +78,8 @@ struct harness_run {
   double started_at = 0;
   /// Seconds of training (from trainers up to the end).
   double training_s = 0;
+  /// Unix time at which training started (the origin of every `t`).
+  double training_started_at = 0;
   bool interrupted = false;
   /// Why the run ended early, if it did (a start-up failure, ...).
   std::string failure;

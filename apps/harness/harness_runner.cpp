@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -32,6 +33,12 @@ constexpr size_t garbage_parallel = 16;
 constexpr milliseconds garbage_wait{1000};
 /// How long trainers get to finish their final evaluation once stopped.
 constexpr milliseconds trainer_stop_grace{180000};
+
+double unix_now() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string format_seconds(double t) {
   char buf[32];
@@ -143,6 +150,7 @@ bool harness_session::start() {
     return false;
   }
   t0_ = clock_type::now();
+  run_.training_started_at = unix_now();
   say("swarm up: " + std::to_string(run_.nodes.size()) + " nodes");
   return true;
 }
@@ -289,6 +297,7 @@ void harness_session::apply_to(const fault_spec& fault, size_t i,
       return;
     }
     n.killed = false;
+    n.past_logs.push_back(n.log_path);
     n.log_path = m.log_path;
     faults_[i] = {};
     return;
@@ -456,11 +465,15 @@ void harness_session::run_timeline() {
       break;
     }
     check_exits(t);
+    // A swarm without trainers (averaging nodes) runs its full duration.
+    bool trainers = false;
     bool trainers_left = false;
-    for (size_t i = 0; i < run_.nodes.size(); ++i)
-      trainers_left = trainers_left ||
-                      (run_.nodes[i].role == swarm_role::trainer && running(i));
-    if (!trainers_left) {
+    for (size_t i = 0; i < run_.nodes.size(); ++i) {
+      bool trainer = run_.nodes[i].role == swarm_role::trainer;
+      trainers = trainers || trainer;
+      trainers_left = trainers_left || (trainer && running(i));
+    }
+    if (trainers && !trainers_left) {
       say("every trainer ended");
       break;
     }
@@ -485,7 +498,9 @@ void harness_session::run_timeline() {
     }
     if (t >= next_note) {
       say(format_seconds(t) + " of " + format_seconds(scenario_.duration_s) +
-          ", leading trainer at step " + std::to_string(leading_step()));
+          (trainers
+               ? ", leading trainer at step " + std::to_string(leading_step())
+               : std::string{}));
       next_note += 10;
     }
     if (wait_for_shutdown_signal(50) != 0) {
@@ -539,6 +554,16 @@ void harness_session::finish() {
         members[i].exit_status = status;
         record_exit(i, status, status == 0, now_s());
       }
+  }
+  for (auto& n : run_.nodes) {
+    auto logs = n.past_logs;
+    logs.push_back(n.log_path);
+    for (const auto& path : logs) {
+      std::ifstream in(path);
+      for (std::string line; std::getline(in, line);)
+        if (auto record = parse_round_line(line))
+          n.rounds.push_back(std::move(*record));
+    }
   }
   for (size_t i = 0; i < members.size(); ++i) {
     auto& n = run_.nodes[i];

@@ -57,6 +57,10 @@ const char* to_string(invariant_kind kind) noexcept {
     return "rss_growth";
   case invariant_kind::trainer_progress:
     return "trainer_progress";
+  case invariant_kind::averaging_exact:
+    return "averaging_exact";
+  case invariant_kind::averaging_rounds:
+    return "averaging_rounds";
   }
   return "?";
 }
@@ -109,10 +113,11 @@ constexpr fault_action all_actions[] = {
     fault_action::poison};
 
 constexpr invariant_kind all_invariants[] = {
-    invariant_kind::no_crash,        invariant_kind::loss_falls,
-    invariant_kind::final_accuracy,  invariant_kind::accuracy_vs_baseline,
-    invariant_kind::dht_get_success, invariant_kind::rss_growth,
-    invariant_kind::trainer_progress};
+    invariant_kind::no_crash,         invariant_kind::loss_falls,
+    invariant_kind::final_accuracy,   invariant_kind::accuracy_vs_baseline,
+    invariant_kind::dht_get_success,  invariant_kind::rss_growth,
+    invariant_kind::trainer_progress, invariant_kind::averaging_exact,
+    invariant_kind::averaging_rounds};
 
 const char* const garbage_kind_names[] = {
     "random_bytes", "truncated_frame", "oversized_length", "wrong_handshake"};
@@ -383,7 +388,8 @@ void read_invariant(const toml::table& table, invariant_spec& inv,
         p.add_at(value.source(),
                  full + ": expected one of no_crash, loss_falls, "
                         "final_accuracy, accuracy_vs_baseline, "
-                        "dht_get_success, rss_growth, trainer_progress");
+                        "dht_get_success, rss_growth, trainer_progress, "
+                        "averaging_exact, averaging_rounds");
       else
         inv.kind = *it;
       has_kind = true;
@@ -400,11 +406,14 @@ void read_invariant(const toml::table& table, invariant_spec& inv,
     } else if (name == "warmup") {
       if (auto x = read_number(value, full, p))
         inv.warmup_s = *x;
+    } else if (name == "within") {
+      if (auto x = read_number(value, full, p))
+        inv.within_s = *x;
     } else {
       p.add_at(key.source(), "unknown key '" + name +
                                  "' in [[invariants]] (kind, min, "
                                  "max_drop_points, max_percent, min_steps, "
-                                 "tolerance, after, warmup)");
+                                 "tolerance, after, warmup, within)");
     }
   }
   if (!has_kind) {

@@ -95,6 +95,16 @@ enum class invariant_kind {
   rss_growth,
   /// Every trainer reached at least `min_steps` steps.
   trainer_progress,
+  /// Each averaging group whose members all logged their round holds, per
+  /// span, the weighted mean of some set of contributors (those whose
+  /// values changed among them) or its own values, within `tolerance` on
+  /// the span sums; at least `min` groups were checked so
+  /// (apps/harness/averaging_invariants.hpp).
+  averaging_exact,
+  /// After every fault an averaging round succeeds within `within`
+  /// seconds, and every surviving averaging node averages at least `min`
+  /// times after the last fault.
+  averaging_rounds,
 };
 
 [[nodiscard]] const char* to_string(invariant_kind kind) noexcept;
@@ -108,6 +118,8 @@ struct invariant_spec {
   double tolerance = 0;
   std::optional<double> after_s;
   double warmup_s = 10;
+  /// `within`: seconds (averaging_rounds).
+  double within_s = 30;
   std::string origin;
 };
 

@@ -30,6 +30,15 @@ struct averager_group_config {
   std::chrono::milliseconds step_timeout{30000};
   /// `weight`: this node's weight in every step.
   double weight = 1;
+  /// `perturb`: standard deviation of normal noise added to every element
+  /// before each step the node takes by itself, as a training step would
+  /// change the tensors (0: none). Keeps rounds after the first telling:
+  /// copies that already agree would average to themselves.
+  double perturb = 0;
+  /// `log_rounds`: after each step the node takes by itself, log a round
+  /// line (apps/node/averaging_round_log.hpp) with the span sums before
+  /// and after; costs a float64 copy of the tensors per step.
+  bool log_rounds = false;
 };
 
 } // namespace colony

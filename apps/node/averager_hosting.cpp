@@ -2,6 +2,8 @@
 
 #include "actors/averaging/averager.hpp"
 #include "actors/averaging/averaging_atoms.hpp"
+#include "actors/averaging/partition.hpp"
+#include "apps/node/averaging_round_log.hpp"
 #include "apps/node/node.hpp"
 #include "messages/error.hpp"
 
@@ -10,6 +12,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <functional>
 
 namespace colony {
@@ -21,19 +24,78 @@ using tick_atom = caf::atom_constant<caf::atom("avg_tick")>;
 
 struct stepping_state {
   static inline const char* name = "averaging_loop";
+  /// Draws the `perturb` noise.
+  at::Generator noise;
 };
 
-/// Steps `averager` every `config.average_period` (a step at a time: the
-/// next waits for the previous to end) and logs each outcome.
+/// The averaged elements as one flat float64 vector (a copy), read under
+/// `lock`.
+at::Tensor flat_copy(const std::vector<at::Tensor>& tensors, std::mutex& lock) {
+  std::lock_guard<std::mutex> guard{lock};
+  std::vector<at::Tensor> flat;
+  for (const auto& t : tensors)
+    flat.push_back(t.reshape({-1}).to(at::kDouble));
+  return at::cat(flat);
+}
+
+/// Sums of `flat` over each span of `group`, as the all-reduce split it.
+std::vector<double> span_sums(const at::Tensor& flat,
+                              const averaging::group_info& group,
+                              uint64_t min_vector_size) {
+  std::vector<double> out;
+  auto spans = averaging::partition_vector(static_cast<uint64_t>(flat.numel()),
+                                           averaging::capacities_of(group),
+                                           min_vector_size);
+  if (!spans)
+    return out;
+  for (const auto& span : *spans)
+    out.push_back(flat.slice(0, static_cast<int64_t>(span.begin),
+                             static_cast<int64_t>(span.end))
+                      .sum()
+                      .item<double>());
+  return out;
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string hex_of(const averaging::group_id& id) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (auto b : id) {
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+/// Steps `h.averager` every `config.average_period` (a step at a time: the
+/// next waits for the previous to end) and logs each outcome; with
+/// `perturb`, noise is added first; with `log_rounds`, a round line
+/// (averaging_round_log.hpp) follows each step.
 caf::behavior stepping_loop(caf::stateful_actor<stepping_state>* self,
-                            caf::actor averager,
-                            const averager_group_config* config,
+                            averager_hosting::hosted h, std::string peer,
+                            uint64_t seed,
                             std::shared_ptr<spdlog::logger> log) {
-  self->link_to(averager);
+  self->link_to(h.averager);
+  self->state.noise = at::detail::createCPUGenerator(seed ^ 0x6e01'5e00ull);
   self->send(self, tick_atom::value);
+  const auto* config = h.config;
   auto prefix = config->options.prefix;
   return {
       [=](tick_atom) {
+        if (config->perturb > 0) {
+          std::lock_guard<std::mutex> guard{*h.tensors_lock};
+          for (const auto& t : h.tensors)
+            t.add_(at::randn(t.sizes(), self->state.noise, t.options()),
+                   config->perturb);
+        }
+        at::Tensor before;
+        if (config->log_rounds)
+          before = flat_copy(h.tensors, *h.tensors_lock);
         averaging::step_request request;
         request.weight = config->weight;
         request.timeout = config->step_timeout;
@@ -45,21 +107,46 @@ caf::behavior stepping_loop(caf::stateful_actor<stepping_state>* self,
               self, std::max<caf::timespan>(std::chrono::milliseconds(1), wait),
               tick_atom::value);
         };
-        self->request(averager, caf::infinite, averaging::step_atom::value,
+        averaging_round_record record;
+        record.prefix = prefix;
+        record.peer = peer;
+        record.weight = config->weight;
+        self->request(h.averager, caf::infinite, averaging::step_atom::value,
                       std::move(request))
             .then(
-                [=](const averaging::step_result& r) {
+                [=](const averaging::step_result& r) mutable {
                   log->info("averager {}: averaged with {} peers in {:.3f} s "
                             "(matchmaking {:.3f} s), {} parts, {} kept",
                             prefix, r.group.members.size(),
                             r.allreduce_time.count() / 1e6,
                             r.matchmaking_time.count() / 1e6, r.averaged_parts,
                             r.kept_parts);
+                  if (config->log_rounds) {
+                    record.t = unix_now();
+                    record.ok = true;
+                    record.group = hex_of(r.group.id);
+                    for (const auto& m : r.group.members)
+                      record.members.push_back(m.peer.id.to_string());
+                    record.index = r.index;
+                    auto min_size = config->options.min_vector_size;
+                    record.pre = span_sums(before, r.group, min_size);
+                    record.post =
+                        span_sums(flat_copy(h.tensors, *h.tensors_lock),
+                                  r.group, min_size);
+                    record.averaged_parts = r.averaged_parts;
+                    record.kept_parts = r.kept_parts;
+                    log->info("{}", format_round_line(record));
+                  }
                   again();
                 },
-                [=](const caf::error& err) {
+                [=](const caf::error& err) mutable {
                   log->info("averager {}: step failed: {}", prefix,
                             describe(err));
+                  if (config->log_rounds) {
+                    record.t = unix_now();
+                    record.error = describe(err);
+                    log->info("{}", format_round_line(record));
+                  }
                   again();
                 });
       },
@@ -137,8 +224,8 @@ averager_hosting::start(node& n) {
     n.log().info("averaging '{}': {} floats in {} tensors", h.prefix,
                  group.floats, group.tensors);
     if (group.average_period.count() > 0)
-      hosting->loops_.push_back(
-          n.system().spawn(stepping_loop, h.averager, &group, n.shared_log()));
+      hosting->loops_.push_back(n.system().spawn(
+          stepping_loop, h, id.to_string(), seed, n.shared_log()));
     hosting->hosted_.push_back(std::move(h));
   }
   return hosting;

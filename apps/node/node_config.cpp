@@ -15,6 +15,7 @@
 #include <toml++/toml.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -729,6 +730,10 @@ void add_averager_keys(config_schema& s) {
         }));
   s.add("averagers", "weight",
         number_key([=](node_config& c) -> double& { return a(c).weight; }));
+  s.add("averagers", "log_rounds",
+        bool_key([=](node_config& c) -> bool& { return a(c).log_rounds; }));
+  s.add("averagers", "perturb",
+        number_key([=](node_config& c) -> double& { return a(c).perturb; }));
   s.add_rule([](const node_config& c, const rule_context& ctx) {
     std::set<std::string> prefixes;
     for (size_t i = 0; i < c.averagers.size(); ++i) {
@@ -745,6 +750,9 @@ void add_averager_keys(config_schema& s) {
       if (!prefixes.insert(g.options.prefix).second)
         ctx.fail({"averagers.prefix"}, name + "prefix '" + g.options.prefix +
                                            "' is averaged twice on this node");
+      if (!(g.perturb >= 0) || !std::isfinite(g.perturb))
+        ctx.fail({"averagers.perturb"},
+                 name + "perturb must be finite and >= 0");
       if (g.tensors > g.floats)
         ctx.fail({"averagers.tensors", "averagers.floats"},
                  name + "tensors (" + std::to_string(g.tensors) +

@@ -1,5 +1,7 @@
 #include "apps/swarm/swarm_launcher.hpp"
 
+#include "apps/node/node_config.hpp"
+
 #include "messages/error.hpp"
 
 #include <csignal>
@@ -49,6 +51,17 @@ caf::error swarm_launcher::start(
   return {};
 }
 
+namespace {
+
+/// Whether the node config at `path` (with `overrides`) has `[[experts]]`.
+bool hosts_experts(const std::string& path,
+                   const std::vector<std::string>& overrides) {
+  auto cfg = load_node_config(path, overrides);
+  return !cfg || !cfg->experts.empty();
+}
+
+} // namespace
+
 caf::error swarm_launcher::start_one(swarm_role role, size_t index,
                                      const std::string& config,
                                      std::vector<std::string> overrides,
@@ -76,7 +89,9 @@ caf::error swarm_launcher::start_one(swarm_role role, size_t index,
   }
   if (keep_member_state_) {
     argv.push_back("--set=node.identity_path=" + base + ".key");
-    if (role == swarm_role::server)
+    // Only a server of experts keeps checkpoints (a `--set` of an experts
+    // key would give an averaging-only node an expert group).
+    if (role == swarm_role::server && hosts_experts(config, overrides))
       argv.push_back("--set=experts.checkpoint_dir=" + base + "-checkpoints");
   }
   for (const auto& o : overrides)

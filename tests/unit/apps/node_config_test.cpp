@@ -345,13 +345,14 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 106u);
+  EXPECT_EQ(keys.size(), 108u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
-  for (auto key : {"node.listen", "node.client_mode", "transport.peer_timeout",
-                   "transport.max_frame_bytes", "experts.expert_pattern",
-                   "experts.clip_grad_norm", "experts.drop_rate",
-                   "averagers.prefix", "averagers.target_group_size",
-                   "averagers.averaging_alpha", "averagers.floats"})
+  for (auto key :
+       {"node.listen", "node.client_mode", "transport.peer_timeout",
+        "transport.max_frame_bytes", "experts.expert_pattern",
+        "experts.clip_grad_norm", "experts.drop_rate", "averagers.prefix",
+        "averagers.target_group_size", "averagers.averaging_alpha",
+        "averagers.floats", "averagers.perturb", "averagers.log_rounds"})
     EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
 }
 
