@@ -3,6 +3,7 @@
 #include "actors/averaging/detail/error_prefix.hpp"
 #include "messages/averaging.capnp.h"
 #include "messages/error.hpp"
+#include "messages/flat_builder.hpp"
 #include "messages/flat_message.hpp"
 
 #include <c10/core/ScalarType.h>
@@ -17,10 +18,11 @@ using detail::with_prefix;
 
 namespace {
 
-/// Words of a part beyond its chunks' data: headers, the tensor list and
-/// per chunk its structs and side data.
+/// Words of a part beyond its chunks' tensors (`tensor_message_words`):
+/// headers and list tags, and per chunk its `StateChunk` struct (3 words,
+/// rounded up). A short estimate costs a copy, a long one zeroed memory.
 constexpr uint64_t base_words = 64;
-constexpr uint64_t words_per_chunk = 160;
+constexpr uint64_t words_per_chunk = 4;
 
 } // namespace
 
@@ -85,14 +87,15 @@ caf::expected<state_request> decode_state_request(const envelope& message) {
 }
 
 caf::expected<envelope> encode_state_part(const state_part& part) {
+  // Sized for the whole part, so that it is built in place in the
+  // envelope's buffer: each chunk's bytes are written once (one memcpy for
+  // `none`), not into a builder's segment and then copied again.
   uint64_t words =
       base_words + part.metadata.size() / 8 + part.tensors.size() * (4 + 8);
   for (const auto& chunk : part.chunks)
-    if (chunk.values.defined())
-      words += words_per_chunk + static_cast<uint64_t>(chunk.values.numel()) *
-                                     chunk.values.element_size() / 8;
-  capnp::MallocMessageBuilder message{static_cast<unsigned>(
-      std::min<uint64_t>(words, capnp::MAX_SEGMENT_WORDS))};
+    words += words_per_chunk + tensor_message_words(chunk.values, chunk.codec);
+  flat_builder builder{words};
+  auto& message = builder.message();
   auto root = message.initRoot<wire::StatePart>();
   root.setSnapshot(part.snapshot);
   root.setPartIndex(part.part_index);
@@ -123,7 +126,7 @@ caf::expected<envelope> encode_state_part(const state_part& part) {
             encode_tensor(chunk.values, chunk.codec, chunks[i].initValues()))
       return with_prefix(err, "chunk " + std::to_string(i) + ": ");
   }
-  return to_envelope(message);
+  return builder.finish();
 }
 
 caf::expected<state_part> decode_state_part(const envelope& message,
