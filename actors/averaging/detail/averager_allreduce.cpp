@@ -481,6 +481,39 @@ void check_done(averager_actor* self) {
 
 } // namespace
 
+namespace {
+
+/// The index of `caller` in `round` if this peer's reducer still waits for
+/// its parts.
+std::optional<uint32_t> waited_member(const round_state& round,
+                                      const peer_id& caller) {
+  auto index = round.group.index_of(caller);
+  if (!index || *index == round.me || !round.reducer)
+    return std::nullopt;
+  auto waiting = round.reducer->waiting_for();
+  auto s = static_cast<uint32_t>(*index);
+  if (std::find(waiting.begin(), waiting.end(), s) == waiting.end())
+    return std::nullopt;
+  return s;
+}
+
+/// Excludes member `s` of `round`, which sent another group's id while this
+/// peer waits for its parts (it cannot be in another round before it
+/// finishes this one), and refuses its call.
+void exclude_wrong_group(averager_actor* self, round_state& round, uint32_t s,
+                         caf::response_promise& rp) {
+  log(self).warn("averager {}: {} sent a part of another group; it is "
+                 "excluded",
+                 prefix(self), member_name(round, s));
+  handle_update(self, round,
+                round.reducer->exclude(s, exclusion_reason::wrong_group,
+                                       "sent another group's id"));
+  refuse(rp, 0, exclusion_reason::wrong_group,
+         "not the group id of this round");
+}
+
+} // namespace
+
 caf::error start_round(averager_actor* self, const group_info& group) {
   auto& st = self->state;
   auto me = group.index_of(st.config.self.id);
@@ -548,6 +581,16 @@ caf::error start_round(averager_actor* self, const group_info& group) {
   for (auto& call : mine)
     process(self, r, call.caller, std::move(call.request),
             std::move(call.promise));
+  // Held calls of a member of this round under another group id: wrong.
+  for (auto i = st.held.begin(); i != st.held.end();) {
+    auto s = waited_member(r, i->caller);
+    if (!s) {
+      ++i;
+      continue;
+    }
+    exclude_wrong_group(self, r, *s, i->promise);
+    i = st.held.erase(i);
+  }
   pump_own(self, r);
   check_done(self);
   return {};
@@ -568,10 +611,19 @@ caf::result<envelope> serve_allreduce(averager_actor* self,
   if (!st.round || st.round->group_id != group) {
     auto over = std::find(st.finished_rounds.begin(), st.finished_rounds.end(),
                           group) != st.finished_rounds.end();
-    if (over)
+    if (over) {
       refuse(rp, 0, exclusion_reason::wrong_group, "the round is over");
-    else
+    } else if (auto s =
+                   st.round ? waited_member(*st.round, caller) : std::nullopt) {
+      // A member this peer still waits for cannot be in another round (it
+      // would have to finish this one first): its group id is wrong.
+      auto& round = *st.round;
+      exclude_wrong_group(self, round, *s, rp);
+      pump_own(self, round);
+      check_done(self);
+    } else {
       hold(self, caller, std::move(*request), rp);
+    }
     return rp;
   }
   auto& round = *st.round;
