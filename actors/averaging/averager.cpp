@@ -86,7 +86,8 @@ void start_search(averager_actor* self) {
       ++i;
   st.status.stage = averager_stage::matchmaking;
   auto actions = st.machine->look_for_group(now, step.scheduled_time, *key,
-                                            step.request.gathered);
+                                            step.request.gathered,
+                                            step.request.expected_group_size);
   if (!actions) {
     finish_step(self, std::move(actions.error()));
     return;

@@ -24,6 +24,11 @@ struct step_request {
   /// one (too few peers at its scheduled time) is tried again while this
   /// lasts, as hivemind retries. nullopt: a single search.
   std::optional<std::chrono::milliseconds> timeout;
+  /// If this peer leads its group, it assembles as soon as this many
+  /// members joined instead of waiting for its scheduled time (e.g. the
+  /// peers a progress tracker knows to be due); `target_group_size` still
+  /// applies. nullopt: only `target_group_size` and the scheduled time.
+  std::optional<size_t> expected_group_size;
 };
 
 /// What a successful step did.

@@ -69,6 +69,10 @@ decentralized_averager::step(double weight, std::string gathered,
   request.weight = weight;
   request.gathered = std::move(gathered);
   request.timeout = timeout;
+  return step(std::move(request));
+}
+
+caf::expected<step_result> decentralized_averager::step(step_request request) {
   return ask<step_result>(system_, actor_, step_atom::value,
                           std::move(request));
 }

@@ -45,6 +45,10 @@ class decentralized_averager {
   step(double weight = 1, std::string gathered = {},
        std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
+  /// One averaging step as `request` asks (e.g. with an expected group
+  /// size). Blocks until the round ends.
+  caf::expected<step_result> step(step_request request);
+
   /// hivemind's load_state_from_peers: the state of the peer with the
   /// highest declared priority (never this one), or an error (unreachable,
   /// timeout). The tensors are not changed: see apply_state.

@@ -42,7 +42,8 @@ std::optional<peer_id> matchmaking::leader() const {
 
 caf::expected<matchmaking_actions>
 matchmaking::look_for_group(double now, double scheduled_time,
-                            std::string group_key, std::string gathered) {
+                            std::string group_key, std::string gathered,
+                            std::optional<size_t> expected_group_size) {
   if (looking_)
     return make_error(errc::invalid_argument,
                       "a search for a group is under way already");
@@ -54,6 +55,7 @@ matchmaking::look_for_group(double now, double scheduled_time,
   scheduled_time_ = scheduled_time;
   group_key_ = std::move(group_key);
   gathered_ = std::move(gathered);
+  expected_group_size_ = expected_group_size;
   queue_.clear();
   attempted_.clear();
   asked_.clear();
@@ -115,8 +117,9 @@ matchmaking_actions matchmaking::on_join_request(double now,
   followers_.push_back(request);
   out.emplace_back(
       send_join_response{request.peer.id, join_response::accept()});
-  if (options_.target_group_size &&
-      followers_.size() + 1 >= *options_.target_group_size)
+  auto members = followers_.size() + 1;
+  if ((options_.target_group_size && members >= *options_.target_group_size) ||
+      (expected_group_size_ && members >= *expected_group_size_))
     assemble(out);
   return out;
 }

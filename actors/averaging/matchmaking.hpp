@@ -242,11 +242,14 @@ class matchmaking {
   explicit matchmaking(matchmaking_options options);
 
   /// Starts a search for a group under `group_key` by `scheduled_time` T,
-  /// gathering `gathered` to the group. Errors: errc::invalid_argument if a
-  /// search is under way.
+  /// gathering `gathered` to the group. If this peer leads, it assembles as
+  /// soon as `expected_group_size` members joined (if given; e.g. the peers
+  /// a progress tracker knows to be due), besides `target_group_size` and
+  /// T. Errors: errc::invalid_argument if a search is under way.
   [[nodiscard]] caf::expected<matchmaking_actions>
   look_for_group(double now, double scheduled_time, std::string group_key,
-                 std::string gathered);
+                 std::string gathered,
+                 std::optional<size_t> expected_group_size = std::nullopt);
 
   /// The peers declared under `group_key` (withdrawn ones left out), the
   /// answer to `find_candidates`; answers for another key are ignored.
@@ -359,6 +362,7 @@ class matchmaking {
   double scheduled_time_ = 0;
   std::string group_key_;
   std::string gathered_;
+  std::optional<size_t> expected_group_size_;
   uint64_t deadline_timer_ = 0;
   uint64_t refresh_timer_ = 0;
   bool lookup_pending_ = false;

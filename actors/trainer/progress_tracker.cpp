@@ -13,6 +13,16 @@ void progress_tracker::on_step(
   window_experts_.insert(answered_experts.begin(), answered_experts.end());
 }
 
+void progress_tracker::on_epoch(uint64_t epoch, bool ended, double averaging_s,
+                                double swarm_samples_per_s) {
+  epoch_ = epoch;
+  swarm_samples_per_s_ = swarm_samples_per_s;
+  if (ended) {
+    ++window_epochs_;
+    window_averaging_s_ += averaging_s;
+  }
+}
+
 training_record progress_tracker::report(double now_s,
                                          const moe::expert_call_stats& calls) {
   training_record r;
@@ -38,6 +48,13 @@ training_record progress_tracker::report(double now_s,
                 (calls.backward_failures - before.backward_failures);
   r.failed_calls =
       made > 0 ? static_cast<double>(failed) / static_cast<double>(made) : 0;
+  r.epoch = epoch_;
+  r.swarm_samples_per_s = swarm_samples_per_s_;
+  r.averaging_s = window_epochs_ > 0 ? window_averaging_s_ /
+                                           static_cast<double>(window_epochs_)
+                                     : 0;
+  window_epochs_ = 0;
+  window_averaging_s_ = 0;
   loss_sum_ = 0;
   window_steps_ = 0;
   window_samples_ = 0;

@@ -23,6 +23,11 @@ class progress_tracker {
   void on_step(double loss, uint64_t samples,
                const std::vector<std::string>& answered_experts);
 
+  /// Collaborative training: the epoch after a step, and whether the step
+  /// ended an epoch after `averaging_s` seconds of averaging.
+  void on_epoch(uint64_t epoch, bool ended, double averaging_s,
+                double swarm_samples_per_s);
+
   /// The record for the steps since the previous record, at `now_s`, with
   /// the calls' totals `calls` (cumulative, as the layers count them).
   training_record report(double now_s, const moe::expert_call_stats& calls);
@@ -52,6 +57,10 @@ class progress_tracker {
   std::set<std::string> window_experts_;
   double window_start_s_ = start_s_;
   moe::expert_call_stats calls_at_window_start_;
+  uint64_t epoch_ = 0;
+  double swarm_samples_per_s_ = 0;
+  uint64_t window_epochs_ = 0;
+  double window_averaging_s_ = 0;
   training_record last_;
 };
 

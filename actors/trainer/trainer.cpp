@@ -74,6 +74,20 @@ void finish(trainer_actor* self, std::string error) {
     result.steps = st.loop->steps();
     result.samples = st.loop->samples_seen();
     result.parameters = st.loop->parameter_count();
+    if (auto c = st.loop->collaboration()) {
+      result.epoch = c->local_epoch;
+      st.config.log->info("collaborative training: epoch {}, {} gradient "
+                          "rounds averaged, {} failed, {} states loaded, "
+                          "{:.1f} s averaging",
+                          c->local_epoch, c->grad_rounds_averaged,
+                          c->grad_rounds_failed, c->states_loaded,
+                          c->averaging_seconds);
+    }
+    if (!st.config.options.final_parameters.empty())
+      if (auto err =
+              st.loop->write_parameters(st.config.options.final_parameters))
+        st.config.log->error("cannot write the final parameters: {}",
+                             error_reason(err));
   }
   result.seconds = now_s(self);
   if (st.config.listener)
@@ -83,6 +97,10 @@ void finish(trainer_actor* self, std::string error) {
 
 bool out_of_budget(trainer_actor* self) {
   const auto& o = self->state.config.options;
+  if (o.max_epochs > 0)
+    if (auto c = self->state.loop->collaboration();
+        c && c->local_epoch >= o.max_epochs)
+      return true;
   if (o.max_steps > 0 && self->state.loop->steps() >= o.max_steps)
     return true;
   return o.max_time.count() > 0 &&
@@ -120,6 +138,9 @@ void take_step(trainer_actor* self) {
   st.last_success = clock_type::now();
   st.tracker.on_step(outcome->loss, outcome->samples,
                      outcome->answered_experts);
+  if (o.collaborative)
+    st.tracker.on_epoch(outcome->epoch, outcome->epoch_changed,
+                        outcome->averaging_s, outcome->swarm_samples_per_s);
   auto steps = st.loop->steps();
   if (o.eval_every > 0 && steps % o.eval_every == 0 &&
       !(o.max_steps > 0 && steps >= o.max_steps)) {

@@ -47,6 +47,8 @@ struct training_result {
   uint64_t test_samples = 0;
   /// Trainable parameters in the trainer's process.
   int64_t parameters = 0;
+  /// Collaborative training: the epoch reached (0 otherwise).
+  uint64_t epoch = 0;
 };
 
 struct trainer_config {

@@ -5,6 +5,7 @@
 // headers.
 
 #include "actors/moe/client/moe_options.hpp"
+#include "actors/optim/collaborative_options.hpp"
 #include "actors/trainer/fashion_mnist.hpp"
 #include "messages/tensor_codec.hpp"
 
@@ -100,6 +101,23 @@ struct trainer_options {
   /// `plot`: draw the learning curve into this PNG at the end (needs
   /// gnuplot; empty: none).
   std::string plot;
+  /// `collaborative`: the trainer's own parameters (input layer, gating
+  /// networks, head) go through a collaborative optimizer, so that the
+  /// trainers of one `run_id` train them together; the experts keep
+  /// training on their servers. Its options are the `[trainer]` keys of
+  /// the same names (`run_id`, `target_batch_size`, `matchmaking_time`,
+  /// ...); `batch_size_per_step` is `batch_size`. Every trainer of a run
+  /// starts from the same parameters (drawn from the run id).
+  bool collaborative = false;
+  optim::collaborative_options collaboration;
+  /// `max_epochs`: a collaborative trainer also stops once the swarm's
+  /// epoch (its local one) reaches this, so that the trainers of a run stop
+  /// together with equal parameters (0: no limit).
+  uint64_t max_epochs = 0;
+  /// `final_parameters`: write the trainer's own parameters (flat, float32
+  /// little-endian) here at the end, so that runs can compare them (empty:
+  /// none).
+  std::string final_parameters;
 
   /// The call settings of the remote blocks (moe and switch alike) that the
   /// keys above give; `timeout_after_k_min` serves forward and backward.

@@ -4,6 +4,8 @@
 #include "actors/trainer/fashion_mnist.hpp"
 #include "messages/error.hpp"
 
+#include <cstdio>
+#include <memory>
 #include <random>
 
 namespace colony::trainer {
@@ -24,6 +26,17 @@ image_dataset only_classes(image_dataset data,
   return data;
 }
 
+/// The seed of a collaborative run's initial parameters: every trainer of
+/// the run starts from the same ones (FNV-1a of the run id).
+uint64_t run_seed(const std::string& run_id) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : run_id) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h & 0x7fff'ffff'ffff'ffffull;
+}
+
 } // namespace
 
 struct training_loop::impl {
@@ -31,7 +44,8 @@ struct training_loop::impl {
   image_dataset train;
   image_dataset test;
   DmoeClassifier model{nullptr};
-  std::unique_ptr<torch::optim::Adam> optimizer;
+  std::shared_ptr<torch::optim::Adam> optimizer;
+  std::unique_ptr<optim::collaborative_optimizer> collaborative;
   torch::Generator generator;
   at::Tensor order; // this epoch's permutation of the training split
   int64_t next = 0; // position in `order`
@@ -79,14 +93,27 @@ training_loop::make(const trainer_options& options, const swarm_access& swarm) {
   auto seed = options.seed != 0 ? options.seed : std::random_device{}();
   self->generator = at::detail::createCPUGenerator(seed);
   try {
-    // Parameter init draws from the global generator.
-    torch::manual_seed(seed);
+    // Parameter init draws from the global generator; the trainers of a
+    // collaborative run all draw the same.
+    torch::manual_seed(
+        options.collaborative ? run_seed(options.collaboration.run_id) : seed);
     self->model = DmoeClassifier(options, swarm);
-    self->optimizer = std::make_unique<torch::optim::Adam>(
+    self->optimizer = std::make_shared<torch::optim::Adam>(
         self->model->parameters(),
         torch::optim::AdamOptions(options.learning_rate));
   } catch (const std::exception& e) {
     return make_error(errc::invalid_argument, e.what());
+  }
+  if (options.collaborative) {
+    auto collab = options.collaboration;
+    collab.batch_size_per_step = options.batch_size;
+    optim::swarm_endpoint endpoint{swarm.system, swarm.transport, swarm.dht,
+                                   swarm.me,     swarm.address,   swarm.log};
+    auto opt = optim::collaborative_optimizer::create(
+        std::move(endpoint), self->optimizer, std::move(collab));
+    if (!opt)
+      return opt.error();
+    self->collaborative = std::move(*opt);
   }
   return std::unique_ptr<training_loop>(new training_loop(std::move(self)));
 }
@@ -102,12 +129,25 @@ caf::expected<step_outcome> training_loop::step() {
     auto out = s.model->forward(images);
     auto loss = torch::nn::functional::cross_entropy(out.logits, labels);
     (loss + out.aux_loss).backward();
-    s.optimizer->step();
+    auto batch = static_cast<uint64_t>(rows.size(0));
+    step_outcome outcome{loss.item<double>(), batch,
+                         s.model->last_answered_experts()};
+    if (s.collaborative) {
+      auto report = s.collaborative->step(batch);
+      if (!report)
+        return report.error();
+      outcome.epoch = report->epoch;
+      outcome.epoch_changed = report->epoch_changed;
+      outcome.averaging_s =
+          std::chrono::duration<double>(report->averaging_time).count();
+      outcome.swarm_samples_per_s =
+          s.collaborative->status().swarm_samples_per_second;
+    } else {
+      s.optimizer->step();
+    }
     ++s.steps;
-    s.samples += static_cast<uint64_t>(rows.size(0));
-    return step_outcome{loss.item<double>(),
-                        static_cast<uint64_t>(rows.size(0)),
-                        s.model->last_answered_experts()};
+    s.samples += batch;
+    return outcome;
   } catch (const std::exception& e) {
     // Gradients of a failed step are dropped by the next zero_grad.
     return make_error(errc::remote_error, e.what());
@@ -163,6 +203,32 @@ int64_t training_loop::parameter_count() const {
   for (const auto& p : self_->model->parameters())
     total += p.numel();
   return total;
+}
+
+std::optional<optim::collaborative_status>
+training_loop::collaboration() const {
+  if (!self_->collaborative)
+    return std::nullopt;
+  return self_->collaborative->status();
+}
+
+caf::error training_loop::write_parameters(const std::string& path) const {
+  std::vector<at::Tensor> flat;
+  {
+    std::unique_lock<std::mutex> guard;
+    if (self_->collaborative)
+      guard = self_->collaborative->lock_parameters();
+    for (const auto& p : self_->model->parameters())
+      flat.push_back(p.detach().to(torch::kFloat32).reshape(-1));
+  }
+  auto all = torch::cat(flat).contiguous();
+  std::unique_ptr<FILE, int (*)(FILE*)> file{std::fopen(path.c_str(), "wb"),
+                                             &std::fclose};
+  auto bytes = static_cast<size_t>(all.numel()) * sizeof(float);
+  if (!file ||
+      std::fwrite(all.data_ptr<float>(), 1, bytes, file.get()) != bytes)
+    return make_error(errc::io_error, "cannot write " + path);
+  return {};
 }
 
 } // namespace colony::trainer

@@ -5,6 +5,7 @@
 // benchmarks drive it directly. LibTorch stays behind this header.
 
 #include "actors/moe/client/expert_calls.hpp"
+#include "actors/optim/collaborative_optimizer.hpp"
 #include "actors/trainer/swarm_access.hpp"
 #include "actors/trainer/trainer_options.hpp"
 
@@ -12,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,12 @@ struct step_outcome {
   uint64_t samples = 0;
   /// Remote experts that answered this step's forward (sorted uids).
   std::vector<std::string> answered_experts;
+  /// Collaborative training: the epoch after the step, whether the step
+  /// ended one, and the seconds it spent averaging.
+  uint64_t epoch = 0;
+  bool epoch_changed = false;
+  double averaging_s = 0;
+  double swarm_samples_per_s = 0;
 };
 
 /// Accuracy on (part of) the test split.
@@ -67,6 +75,14 @@ class training_loop {
   /// Trainable parameters of the model in this process (the trainer's own;
   /// with local experts, theirs too).
   [[nodiscard]] int64_t parameter_count() const;
+
+  /// The collaborative optimizer's status (nullopt unless `collaborative`).
+  [[nodiscard]] std::optional<optim::collaborative_status>
+  collaboration() const;
+
+  /// Writes the parameters of the model in this process, flat float32
+  /// little-endian in `parameters()` order, to `path`. Errors: io_error.
+  caf::error write_parameters(const std::string& path) const;
 
  private:
   struct impl;

@@ -28,6 +28,14 @@ struct training_record {
   /// Set on records made right after a test-set evaluation.
   std::optional<double> test_accuracy;
   std::optional<double> test_loss;
+  /// Collaborative training: the trainer's epoch (optimizer steps of the
+  /// swarm), and the seconds its training thread spent averaging per epoch
+  /// ended since the previous record (0 if none ended). Both 0 otherwise.
+  uint64_t epoch = 0;
+  double averaging_s = 0;
+  /// Collaborative training: the swarm's samples per second, as its peers
+  /// report them (not in the metrics CSV).
+  double swarm_samples_per_s = 0;
 };
 
 } // namespace colony::trainer

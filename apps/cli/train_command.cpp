@@ -49,6 +49,10 @@ progress_view view_of(const std::string& label,
   v.live_experts = r.live_experts;
   v.failed_calls = r.failed_calls;
   v.test_accuracy = accuracy;
+  if (o.collaborative) {
+    v.epoch = r.epoch;
+    v.swarm_samples_per_s = r.swarm_samples_per_s;
+  }
   return v;
 }
 
@@ -151,7 +155,8 @@ int train(const train_args& args) {
   caf::scoped_actor self{n.system()};
   trainer::trainer_config tc;
   tc.options = options;
-  tc.swarm = {&n.system(), n.transport(), n.dht()};
+  tc.swarm = {&n.system(),   n.transport(), n.dht(),
+              n.shared_me(), n.address(),   n.shared_log()};
   tc.listener = caf::actor_cast<caf::actor>(self);
   tc.log = n.shared_log();
   auto trainer_actor = trainer::spawn_trainer(n.system(), std::move(tc));

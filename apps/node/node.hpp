@@ -42,6 +42,10 @@ class node {
     return transport_.address;
   }
   [[nodiscard]] const identity& me() const noexcept { return *me_; }
+  [[nodiscard]] const std::shared_ptr<const identity>&
+  shared_me() const noexcept {
+    return me_;
+  }
   [[nodiscard]] spdlog::logger& log() const noexcept { return *log_; }
   [[nodiscard]] const std::shared_ptr<spdlog::logger>&
   shared_log() const noexcept {

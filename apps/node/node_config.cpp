@@ -490,6 +490,98 @@ std::optional<std::string> check_log_level(const std::string& text) {
   return std::nullopt;
 }
 
+/// `[trainer]`'s collaborative keys (actors/optim/collaborative_options.hpp).
+void add_collaborative_keys(config_schema& s) {
+  using std::chrono::milliseconds;
+  auto t = [](node_config& c) -> trainer::trainer_options& {
+    return c.trainer;
+  };
+  auto o = [=](node_config& c) -> optim::collaborative_options& {
+    return t(c).collaboration;
+  };
+  s.add("trainer", "collaborative",
+        bool_key([=](node_config& c) -> bool& { return t(c).collaborative; }));
+  s.add("trainer", "final_parameters",
+        string_key([=](node_config& c) -> std::string& {
+          return t(c).final_parameters;
+        }));
+  s.add("trainer", "max_epochs",
+        count_key([=](node_config& c) -> uint64_t& { return t(c).max_epochs; },
+                  0, int64_t{1} << 40));
+  s.add("trainer", "run_id", string_key([=](node_config& c) -> std::string& {
+          return o(c).run_id;
+        }));
+  s.add("trainer", "target_batch_size",
+        count_key(
+            [=](node_config& c) -> uint64_t& { return o(c).target_batch_size; },
+            1, int64_t{1} << 40));
+  s.add("trainer", "matchmaking_time",
+        seconds_key([=](node_config& c)
+                        -> milliseconds& { return o(c).matchmaking_time; },
+                    true));
+  s.add("trainer", "averaging_timeout",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return o(c).averaging_timeout;
+        }));
+  s.add("trainer", "allreduce_timeout",
+        seconds_key([=](node_config& c) -> std::optional<milliseconds>& {
+          return o(c).allreduce_timeout;
+        }));
+  s.add("trainer", "next_chunk_timeout",
+        seconds_key([=](node_config& c) -> std::optional<milliseconds>& {
+          return o(c).next_chunk_timeout;
+        }));
+  s.add("trainer", "load_state_timeout",
+        seconds_key([=](node_config& c) -> milliseconds& {
+          return o(c).load_state_timeout;
+        }));
+  s.add(
+      "trainer", "average_state_every",
+      count_key(
+          [=](node_config& c) -> uint64_t& { return o(c).average_state_every; },
+          1, int64_t{1} << 40));
+  s.add("trainer", "delay_state_averaging",
+        bool_key([=](node_config& c) -> bool& {
+          return o(c).delay_state_averaging;
+        }));
+  s.add("trainer", "delay_grad_averaging",
+        bool_key([=](node_config& c) -> bool& {
+          return o(c).delay_grad_averaging;
+        }));
+  s.add("trainer", "delay_optimizer_step",
+        bool_key([=](node_config& c) -> std::optional<bool>& {
+          return o(c).delay_optimizer_step;
+        }));
+  s.add("trainer", "use_local_updates", bool_key([=](node_config& c) -> bool& {
+          return o(c).use_local_updates;
+        }));
+  s.add("trainer", "grad_compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return o(c).grad_compression.codec;
+        }));
+  s.add("trainer", "state_averaging_compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return o(c).state_averaging_compression.codec;
+        }));
+  s.add("trainer", "load_state_compression",
+        codec_key([=](node_config& c) -> compression_type& {
+          return o(c).load_state_compression;
+        }));
+  s.add("trainer", "average_opt_statistics",
+        string_list_key([=](node_config& c) -> std::vector<std::string>& {
+          return o(c).average_opt_statistics;
+        }));
+  s.add("trainer", "target_group_size",
+        count_key(
+            [=](node_config& c) -> std::optional<size_t>& {
+              return o(c).target_group_size;
+            },
+            1, averaging::max_group_members));
+  s.add("trainer", "averaging_seed",
+        count_key([=](node_config& c) -> uint64_t& { return o(c).seed; }, 0,
+                  int64_t{1} << 62));
+}
+
 /// `[trainer]`: the training loop of `colony train`
 /// (actors/trainer/trainer_options.hpp).
 void add_trainer_keys(config_schema& s) {
@@ -603,13 +695,36 @@ void add_trainer_keys(config_schema& s) {
             [=](node_config& c) -> std::string& { return t(c).metrics_csv; }));
   s.add("trainer", "plot",
         string_key([=](node_config& c) -> std::string& { return t(c).plot; }));
+  add_collaborative_keys(s);
   s.add_rule([](const node_config& c, const rule_context& ctx) {
     const auto& o = c.trainer;
     if (!c.has_trainer)
       return;
-    if (o.max_steps == 0 && o.max_time.count() == 0)
+    if (o.collaborative) {
+      auto collab = o.collaboration;
+      collab.batch_size_per_step = o.batch_size;
+      collab.client_mode = c.client_mode;
+      if (auto err = optim::validate(collab)) {
+        std::istringstream lines(error_reason(err));
+        for (std::string line; std::getline(lines, line);)
+          ctx.fail({"trainer.collaborative"},
+                   "[trainer] collaborative: " + line);
+      }
+      if (!c.dht_enabled)
+        ctx.fail({"trainer.collaborative"},
+                 "trainer.collaborative needs [dht] enabled = true");
+      if (o.local_experts)
+        ctx.fail({"trainer.collaborative", "trainer.local_experts"},
+                 "trainer.collaborative averages the trainer's own "
+                 "parameters: not with local_experts");
+    }
+    if (o.max_epochs > 0 && !o.collaborative)
+      ctx.fail({"trainer.max_epochs"},
+               "trainer.max_epochs counts collaborative epochs: set "
+               "trainer.collaborative = true");
+    if (o.max_steps == 0 && o.max_time.count() == 0 && o.max_epochs == 0)
       ctx.fail({"trainer.max_steps", "trainer.max_time"},
-               "[trainer] needs max_steps or max_time (or both)");
+               "[trainer] needs max_steps, max_time or max_epochs");
     if (o.grids.empty())
       ctx.fail({"trainer.grids"}, "[trainer] needs at least one grid");
     if (o.local_experts && o.layer != "moe")

@@ -59,14 +59,17 @@ std::string format_metrics_row(const trainer::training_record& r) {
     std::snprintf(buffer, sizeof(buffer), "%.6f", *r.test_loss);
     row += buffer;
   }
+  std::snprintf(buffer, sizeof(buffer), ",%llu,%.4f",
+                static_cast<unsigned long long>(r.epoch), r.averaging_s);
+  row += buffer;
   return row;
 }
 
 caf::expected<trainer::training_record>
 parse_metrics_row(const std::string& row) {
   auto fields = split_fields(row);
-  if (fields.size() != 9)
-    return make_error(errc::malformed, "expected 9 fields, got " +
+  if (fields.size() != 11)
+    return make_error(errc::malformed, "expected 11 fields, got " +
                                            std::to_string(fields.size()));
   trainer::training_record r;
   uint64_t live = 0;
@@ -77,7 +80,9 @@ parse_metrics_row(const std::string& row) {
             parse_double(fields[3], r.train_loss) &&
             parse_double(fields[4], r.samples_per_s) &&
             parse_unsigned(fields[5], live) &&
-            parse_double(fields[6], r.failed_calls);
+            parse_double(fields[6], r.failed_calls) &&
+            parse_unsigned(fields[9], r.epoch) &&
+            parse_double(fields[10], r.averaging_s);
   if (!ok || live > UINT32_MAX)
     return make_error(errc::malformed, "bad number in '" + row + "'");
   r.live_experts = static_cast<uint32_t>(live);

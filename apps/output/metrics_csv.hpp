@@ -19,7 +19,7 @@ namespace colony::apps {
 /// The header row.
 inline constexpr const char* metrics_csv_header =
     "time_s,step,samples,train_loss,samples_per_s,live_experts,failed_calls,"
-    "test_accuracy,test_loss";
+    "test_accuracy,test_loss,epoch,averaging_s";
 
 /// One record as a CSV row (no newline); unset evaluations are empty.
 [[nodiscard]] std::string format_metrics_row(const trainer::training_record& r);

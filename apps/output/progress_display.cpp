@@ -37,6 +37,12 @@ std::string figures(const progress_view& v, bool with_failures) {
     text += "/" + format_duration(v.total_s);
   text += "  loss " + printf_string("%.3f", v.train_loss);
   text += "  " + printf_string("%.0f", v.samples_per_s) + " samples/s";
+  if (v.epoch) {
+    text += "  epoch " + std::to_string(*v.epoch);
+    if (v.swarm_samples_per_s > 0)
+      text += " (swarm " + printf_string("%.0f", v.swarm_samples_per_s) +
+              " samples/s)";
+  }
   text += "  " + std::to_string(v.live_experts) + " experts";
   if (with_failures || v.failed_calls > 0)
     text += "  failed " + printf_string("%.1f", 100 * v.failed_calls) + "%";

@@ -29,6 +29,9 @@ struct progress_view {
   /// Share of failed expert calls, [0, 1].
   double failed_calls = 0;
   std::optional<double> test_accuracy;
+  /// Collaborative training: the epoch and the swarm's samples per second.
+  std::optional<uint64_t> epoch;
+  double swarm_samples_per_s = 0;
 };
 
 /// `65` -> `1:05`, `3725` -> `1:02:05`.

@@ -9,6 +9,7 @@
 #include "apps/output/learning_curve.hpp"
 #include "apps/output/metrics_csv.hpp"
 #include "apps/output/progress_display.hpp"
+#include "apps/swarm/parameter_files.hpp"
 #include "apps/swarm/swarm_launcher.hpp"
 #include "messages/error.hpp"
 #include "runtime/signals.hpp"
@@ -60,6 +61,32 @@ parse_role_override(const std::string& text) {
                         "server or trainer");
 }
 
+/// For a collaborative run: each trainer's last epoch, and how far apart
+/// their final parameters are (equal when they stopped at one epoch).
+void report_collaboration(const std::vector<followed_trainer>& trainers) {
+  std::vector<std::string> files;
+  std::string epochs;
+  for (const auto& t : trainers) {
+    if (!t.options.collaborative)
+      continue;
+    auto epoch = t.records.empty() ? 0 : t.records.back().epoch;
+    epochs += (epochs.empty() ? "" : " / ") + std::to_string(epoch);
+    if (t.member->exit_status.value_or(1) == 0)
+      files.push_back(t.member->final_parameters);
+  }
+  if (epochs.empty())
+    return;
+  std::printf("collaborative epochs: %s\n", epochs.c_str());
+  if (files.size() < 2)
+    return;
+  auto d = max_parameter_difference(files);
+  if (d)
+    std::printf("trainers' final parameters: largest difference %.3g\n", *d);
+  else
+    std::printf("trainers' final parameters not compared: %s\n",
+                error_reason(d.error()).c_str());
+}
+
 progress_view view_of(const followed_trainer& t) {
   progress_view v;
   v.label = t.member->name;
@@ -74,6 +101,8 @@ progress_view view_of(const followed_trainer& t) {
     v.samples_per_s = r.samples_per_s;
     v.live_experts = r.live_experts;
     v.failed_calls = r.failed_calls;
+    if (t.options.collaborative)
+      v.epoch = r.epoch; // the swarm's throughput is not in the CSV
   }
   return v;
 }
@@ -228,6 +257,7 @@ int run_swarm(const swarm_args& args) {
       status = 1;
     }
   }
+  report_collaboration(trainers);
   std::printf("metrics: %s/trainer-N.csv\n", args.out_dir.c_str());
   if (gnuplot_available()) {
     std::vector<std::pair<std::string, std::vector<trainer::training_record>>>

@@ -86,6 +86,9 @@ caf::error swarm_launcher::start_one(swarm_role role, size_t index,
     m.metrics_csv = base + ".csv";
     argv.insert(argv.end(), {"--metrics-csv", m.metrics_csv, "--label", m.name,
                              "--no-progress"});
+    // Kept for comparing the trainers of a collaborative run at the end.
+    m.final_parameters = base + ".params";
+    argv.push_back("--set=trainer.final_parameters=" + m.final_parameters);
   }
   if (keep_member_state_) {
     argv.push_back("--set=node.identity_path=" + base + ".key");

@@ -29,6 +29,8 @@ struct swarm_member {
   std::string log_path;
   /// Trainers: the metrics CSV it writes.
   std::string metrics_csv;
+  /// Where a trainer writes its own parameters at the end.
+  std::string final_parameters;
   /// Set once the process has exited (its status).
   std::optional<int> exit_status;
   /// How it was started, to start it again the same way.

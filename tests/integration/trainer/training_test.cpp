@@ -53,7 +53,8 @@ trainer::trainer_options two_class_options(std::string layer) {
 }
 
 trainer::swarm_access access_of(node& n) {
-  return {&n.system(), n.transport(), n.dht()};
+  return {&n.system(),   n.transport(), n.dht(),
+          n.shared_me(), n.address(),   n.shared_log()};
 }
 
 /// What a trainer told its listener.

@@ -29,6 +29,8 @@ trainer::training_record record(uint64_t step, bool evaluated) {
   r.samples_per_s = 2000;
   r.live_experts = 31;
   r.failed_calls = 0.1;
+  r.epoch = step / 4;
+  r.averaging_s = 0.125;
   if (evaluated) {
     r.test_accuracy = 0.875;
     r.test_loss = 0.375;
@@ -54,6 +56,8 @@ TEST(metrics_csv, rows_round_trip) {
   EXPECT_DOUBLE_EQ((*rows)[1].failed_calls, 0.1);
   EXPECT_DOUBLE_EQ(*(*rows)[1].test_accuracy, 0.875);
   EXPECT_DOUBLE_EQ(*(*rows)[1].test_loss, 0.375);
+  EXPECT_EQ((*rows)[1].epoch, 5u);
+  EXPECT_DOUBLE_EQ((*rows)[1].averaging_s, 0.125);
   std::filesystem::remove(path);
 }
 
@@ -83,7 +87,7 @@ TEST(metrics_csv, malformed_rows_and_paths_are_errors) {
   auto path = temp_path("bad.csv");
   std::ofstream(path) << metrics_csv_header << "\n"
                       << format_metrics_row(record(1, false)) << "\n"
-                      << "1,2,three,4,5,6,7,,\n";
+                      << "1,2,three,4,5,6,7,,,0,0\n";
   auto rows = read_metrics_csv(path);
   ASSERT_FALSE(rows);
   EXPECT_TRUE(is_error(rows.error(), errc::malformed));

@@ -345,14 +345,16 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 108u);
+  EXPECT_EQ(keys.size(), 129u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key :
        {"node.listen", "node.client_mode", "transport.peer_timeout",
         "transport.max_frame_bytes", "experts.expert_pattern",
         "experts.clip_grad_norm", "experts.drop_rate", "averagers.prefix",
         "averagers.target_group_size", "averagers.averaging_alpha",
-        "averagers.floats", "averagers.perturb", "averagers.log_rounds"})
+        "averagers.floats", "averagers.perturb", "averagers.log_rounds",
+        "trainer.collaborative", "trainer.target_batch_size",
+        "trainer.max_epochs"})
     EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
 }
 
@@ -584,7 +586,7 @@ batch_size = 32
 
 TEST(node_config, rejects_bad_trainer_sections) {
   EXPECT_CONTAINS(error_of("[trainer]\nbatch_size = 8\n"),
-                  "[trainer] needs max_steps or max_time");
+                  "[trainer] needs max_steps, max_time or max_epochs");
   EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 1\nclasses = [0, 12]\n"),
                   "test.toml:3:15: trainer.classes: element 1: must be between "
                   "0 and 9, got 12");
@@ -683,6 +685,31 @@ TEST(node_config, missing_file_or_directory_reads_as_path_and_reason) {
   ASSERT_FALSE(dir);
   EXPECT_EQ(error_reason(dir.error()),
             COLONY_SOURCE_DIR "/configs: is a directory, not a config file");
+}
+
+TEST(node_config, reads_and_checks_collaborative_trainers) {
+  auto ok = must_parse("", {"dht.enabled=true", "trainer.max_epochs=4",
+                            "trainer.collaborative=true", "trainer.run_id=fm",
+                            "trainer.target_batch_size=512",
+                            "trainer.matchmaking_time=2.5",
+                            "trainer.average_opt_statistics=[\"exp_avg_sq\"]"});
+  EXPECT_TRUE(ok.trainer.collaborative);
+  EXPECT_EQ(ok.trainer.max_epochs, 4u);
+  EXPECT_EQ(ok.trainer.collaboration.run_id, "fm");
+  EXPECT_EQ(ok.trainer.collaboration.target_batch_size, 512u);
+  EXPECT_EQ(ok.trainer.collaboration.matchmaking_time.count(), 2500);
+  EXPECT_EQ(ok.trainer.collaboration.average_opt_statistics,
+            (std::vector<std::string>{"exp_avg_sq"}));
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_epochs = 2\n"),
+                  "trainer.max_epochs counts collaborative epochs");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 2\ncollaborative = true\n"
+                           "run_id = \"r\"\ntarget_batch_size = 64\n"),
+                  "trainer.collaborative needs [dht] enabled = true");
+  EXPECT_CONTAINS(error_of("[dht]\nenabled = true\n[trainer]\nmax_steps = 2\n"
+                           "collaborative = true\ntarget_batch_size = 64\n"),
+                  "[trainer] collaborative: ");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 2\ntarget_batch_size = 0\n"),
+                  "trainer.target_batch_size");
 }
 
 } // namespace

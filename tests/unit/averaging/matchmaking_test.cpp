@@ -99,10 +99,12 @@ class swarm {
 
   /// Starts a search of `who` at `at` for time T = `scheduled`.
   void start(size_t who, double at, double scheduled,
-             const std::string& key = "grads.0b") {
-    schedule(at, [this, who, scheduled, key] {
+             const std::string& key = "grads.0b",
+             std::optional<size_t> expected_group_size = std::nullopt) {
+    schedule(at, [this, who, scheduled, key, expected_group_size] {
       auto r = members[who].machine->look_for_group(
-          now, scheduled, key, "gathered-by-" + std::to_string(who));
+          now, scheduled, key, "gathered-by-" + std::to_string(who),
+          expected_group_size);
       ASSERT_TRUE(r) << describe(r.error());
       perform(who, *r);
     });
@@ -355,6 +357,23 @@ TEST(matchmaking, a_group_below_the_target_assembles_at_the_leaders_time) {
     EXPECT_EQ(s.members[i].formed->group.members.size(), 3u);
     EXPECT_GE(s.members[i].ended_at, t0 + 1.5);
     EXPECT_LT(s.members[i].ended_at, t0 + 1.6);
+  }
+}
+
+TEST(matchmaking, an_expected_group_size_assembles_as_soon_as_all_joined) {
+  // No target: without an expected size the leader would wait for its time
+  // (t0 + 5); expecting 3, it assembles once the third peer joined.
+  swarm s;
+  for (size_t i = 0; i < 3; ++i) {
+    s.add();
+    s.start(i, t0 + 0.1 * static_cast<double>(i),
+            t0 + 5 + 0.1 * static_cast<double>(i), "grads.0b", 3);
+  }
+  s.run_until(t0 + 10);
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(s.members[i].formed) << i;
+    EXPECT_EQ(s.members[i].formed->group.members.size(), 3u);
+    EXPECT_LT(s.members[i].ended_at, t0 + 1);
   }
 }
 
