@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/optim.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 
@@ -39,7 +40,8 @@ std::chrono::microseconds since(clock_type::time_point start) {
       clock_type::now() - start);
 }
 
-bool finished(const std::future<void>& f) {
+template <class T>
+bool finished(const std::future<T>& f) {
   return f.valid() && f.wait_for(0s) == std::future_status::ready;
 }
 
@@ -56,7 +58,15 @@ struct collaborative_optimizer::impl {
   std::unique_ptr<gradient_accumulator> accumulator;
   std::unique_ptr<progress_tracker> tracker;
   std::unique_ptr<decentralized_averager> grad_averager;
+  /// Averages copies of the state (state_buffers), never the live
+  /// tensors: a background round must not write a parameter that a forward
+  /// pass of the training thread holds. The training thread adds the
+  /// round's change (buffers after minus `state_snapshot`) to the live
+  /// tensors when the round has ended.
   std::unique_ptr<decentralized_averager> state_averager;
+  std::vector<at::Tensor> averaged_live; ///< parameters, statistics, extras
+  std::vector<at::Tensor> state_buffers;
+  std::vector<at::Tensor> state_snapshot;
   /// Shares (and downloads) the whole training state: parameters, every
   /// optimizer state tensor, extra tensors; never averages.
   std::unique_ptr<decentralized_averager> state_sharing;
@@ -67,8 +77,9 @@ struct collaborative_optimizer::impl {
   /// A delayed gradient round (delay_grad_averaging) and its epoch.
   std::future<caf::expected<averaging::step_result>> pending_grads;
   uint64_t pending_grads_epoch = 0;
-  /// A background state round (delay_state_averaging).
-  std::future<void> pending_state;
+  /// A background state round (delay_state_averaging): whether it
+  /// averaged.
+  std::future<bool> pending_state;
 
   mutable std::mutex status_lock;
   collaborative_status counters;
@@ -93,7 +104,10 @@ struct collaborative_optimizer::impl {
     o.target_group_size = options.target_group_size;
     o.min_matchmaking_time = options.matchmaking_time;
     o.next_chunk_timeout = options.next_chunk_timeout;
-    o.allreduce_timeout = options.allreduce_timeout;
+    // A round is one search of matchmaking_time, then an all-reduce that
+    // averaging_timeout bounds unless allreduce_timeout is given.
+    o.allreduce_timeout =
+        options.allreduce_timeout.value_or(options.averaging_timeout);
     o.part_size_bytes = options.part_size_bytes;
     o.compression = compression;
     o.bandwidth = options.bandwidth;
@@ -161,7 +175,13 @@ struct collaborative_optimizer::impl {
       accumulator = std::make_unique<gradient_accumulator>(
           optimizer_parameters(*opt), options.reuse_grad_buffers);
     }
-    auto sa = make_averager("_state_averager", std::move(averaged), state_lock,
+    averaged_live = averaged;
+    for (const auto& t : averaged_live) {
+      state_buffers.push_back(at::empty_like(t, at::MemoryFormat::Contiguous));
+      state_snapshot.push_back(at::empty_like(t, at::MemoryFormat::Contiguous));
+    }
+    auto sa = make_averager("_state_averager", state_buffers,
+                            std::make_shared<std::mutex>(),
                             options.state_averaging_compression, false, 0x5a);
     if (!sa)
       return sa.error();
@@ -230,6 +250,7 @@ struct collaborative_optimizer::impl {
     // After accumulating: a delayed round's optimizer step uses the
     // gradient fields of the parameters.
     apply_finished_grad_round(report);
+    apply_finished_state_round();
     tracker->report_local_progress(local_epoch, local_samples);
     g = tracker->global();
     if (ready(g))
@@ -261,10 +282,15 @@ struct collaborative_optimizer::impl {
     return g.epoch > local_epoch;
   }
 
-  /// Peers due in this epoch's rounds (at least 2: a lone peer expects
-  /// none and averages with whoever comes by its scheduled time).
+  /// Peers due in this epoch's rounds: those at most one epoch behind
+  /// (their record may lag their step; a peer further behind loads the
+  /// state instead), at least 2: a lone peer expects none and averages
+  /// with whoever comes by its scheduled time.
   size_t expected_group_size(const global_progress& g) const {
-    return std::max<size_t>(g.num_peers, 2);
+    uint64_t epoch = local_epoch;
+    auto due = std::count_if(g.peer_epochs.begin(), g.peer_epochs.end(),
+                             [&](uint64_t e) { return e + 1 >= epoch; });
+    return std::max<size_t>(static_cast<size_t>(due), 2);
   }
 
   void end_epoch(step_report& report, const global_progress& g) {
@@ -274,7 +300,8 @@ struct collaborative_optimizer::impl {
       if (options.auxiliary && grad_averager)
         run_grad_round(epoch, 0, g, report);
       next_epoch(epoch + 1);
-      maybe_average_state(g);
+      if (g.num_peers > 1 || options.auxiliary)
+        maybe_average_state(expected_group_size(g));
       return;
     }
     // The previous delayed round lands first: one round at a time.
@@ -310,14 +337,18 @@ struct collaborative_optimizer::impl {
     }
     apply_optimizer_step(epoch);
     next_epoch(epoch + 1);
-    maybe_average_state(g);
+    if (averaged)
+      maybe_average_state(report.group_size);
   }
 
   averaging::step_request grad_request(uint64_t epoch, double weight,
                                        const global_progress& g) const {
     averaging::step_request r;
     r.weight = weight;
-    r.timeout = options.averaging_timeout;
+    // One search of matchmaking_time: the peers of an epoch arrive
+    // together, and one that searches longer only misses the swarm moving
+    // on (it then loads the state).
+    r.timeout = std::nullopt;
     r.expected_group_size = expected_group_size(g);
     (void)epoch;
     return r;
@@ -384,7 +415,8 @@ struct collaborative_optimizer::impl {
     auto result = pending_grads.get();
     note_grad_round(pending_grads_epoch, result, report);
     apply_optimizer_step(pending_grads_epoch);
-    maybe_average_state(tracker->global());
+    if (result)
+      maybe_average_state(result->group.members.size());
   }
 
   /// The optimizer step that ends `epoch`, with the gradients in the
@@ -418,22 +450,32 @@ struct collaborative_optimizer::impl {
     tracker->update_epoch(epoch);
   }
 
-  void maybe_average_state(const global_progress& g) {
-    if (local_epoch % options.average_state_every != 0)
-      return;
-    if (g.num_peers <= 1 && !options.auxiliary)
+  /// Starts the state round of this epoch, if one is due, right after the
+  /// gradient round of `group` peers: they all start theirs now, so the
+  /// round assembles as soon as they joined. A peer whose last state round
+  /// still runs skips this one (its peers' leader then waits for it until
+  /// the scheduled time, in the background).
+  void maybe_average_state(size_t group) {
+    if (local_epoch % options.average_state_every != 0 || group < 2)
       return;
     if (pending_state.valid() && !finished(pending_state)) {
       log().info("epoch {}: the last state round still runs, skipping one",
                  local_epoch.load());
       return;
     }
-    if (pending_state.valid())
-      pending_state.get();
+    finish_state_round();
     uint64_t epoch = local_epoch;
+    {
+      std::lock_guard<std::mutex> guard{*state_lock};
+      auto buffers_guard = state_averager->lock_tensors();
+      for (size_t i = 0; i < averaged_live.size(); ++i) {
+        state_buffers[i].copy_(averaged_live[i]);
+        state_snapshot[i].copy_(averaged_live[i]);
+      }
+    }
     auto request = averaging::step_request{};
-    request.timeout = options.averaging_timeout;
-    request.expected_group_size = expected_group_size(g);
+    request.timeout = std::nullopt; // one search, as the gradient rounds
+    request.expected_group_size = group;
     auto round = [this, epoch, request] {
       if (auto err = state_averager->set_group_bits(group_bits_of(epoch)))
         log().warn("state round of epoch {}: {}", epoch, describe(err));
@@ -445,19 +487,39 @@ struct collaborative_optimizer::impl {
         log().info("epoch {}: state averaged with {} peers in {:.3f} s", epoch,
                    result->group.members.size(),
                    std::chrono::duration<double>(since(start)).count());
-      } else {
-        ++counters.state_rounds_failed;
-        log().warn("epoch {}: state averaging failed: {}", epoch,
-                   describe(result.error()));
+        return true;
       }
+      ++counters.state_rounds_failed;
+      log().warn("epoch {}: state averaging failed: {}", epoch,
+                 describe(result.error()));
+      return false;
     };
     if (options.delay_state_averaging) {
       pending_state = std::async(std::launch::async, round);
     } else {
       auto start = clock_type::now();
-      round();
+      pending_state = std::async(std::launch::deferred, round);
+      finish_state_round();
       add_averaging_time(since(start));
     }
+  }
+
+  /// Applies a state round that has ended, if any (training thread).
+  void apply_finished_state_round() {
+    if (finished(pending_state))
+      finish_state_round();
+  }
+
+  /// Waits for the state round and adds its change to the live tensors:
+  /// they keep what training did to them since the round began.
+  void finish_state_round() {
+    if (!pending_state.valid() || !pending_state.get())
+      return;
+    at::NoGradGuard no_grad;
+    std::lock_guard<std::mutex> guard{*state_lock};
+    auto buffers_guard = state_averager->lock_tensors();
+    for (size_t i = 0; i < averaged_live.size(); ++i)
+      averaged_live[i].add_(state_buffers[i] - state_snapshot[i]);
   }
 
   void add_averaging_time(std::chrono::microseconds t) {
@@ -484,6 +546,7 @@ struct collaborative_optimizer::impl {
   void wait_for_background() {
     step_report ignored;
     wait_for_grad_round(ignored);
+    // A state loaded next replaces the round's outcome anyway.
     if (pending_state.valid())
       pending_state.get();
   }
@@ -589,6 +652,12 @@ collaborative_optimizer::~collaborative_optimizer() {
 caf::expected<step_report>
 collaborative_optimizer::step(std::optional<uint64_t> batch_size) {
   return self_->step(batch_size);
+}
+
+void collaborative_optimizer::finish() {
+  step_report ignored;
+  self_->wait_for_grad_round(ignored);
+  self_->finish_state_round();
 }
 
 caf::error collaborative_optimizer::load_state_from_peers() {

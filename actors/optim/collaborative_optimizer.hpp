@@ -15,6 +15,7 @@
 // actors of the node; the background rounds run on threads of this object.
 
 #include "actors/optim/collaborative_options.hpp"
+#include "actors/optim/swarm_endpoint.hpp"
 #include "runtime/identity.hpp"
 
 #include <caf/actor.hpp>
@@ -37,18 +38,6 @@ class Optimizer;
 }
 
 namespace colony::optim {
-
-/// Where a collaborative optimizer reaches the swarm: a node's actor
-/// system, transport and DHT (all outliving the optimizer), its identity
-/// and the address its transport listens on (empty in client mode).
-struct swarm_endpoint {
-  caf::actor_system* system = nullptr;
-  caf::actor transport;
-  caf::actor dht;
-  std::shared_ptr<const identity> me;
-  std::string address;
-  std::shared_ptr<spdlog::logger> log;
-};
 
 /// What one `step()` did.
 struct step_report {
@@ -105,7 +94,8 @@ class collaborative_optimizer {
          collaborative_options options,
          std::vector<at::Tensor> extra_tensors = {});
 
-  /// Waits for background rounds and stops the actors.
+  /// Waits for background rounds and stops the actors. Destroy it while
+  /// the node's actor system still runs: the rounds need its actors.
   ~collaborative_optimizer();
 
   collaborative_optimizer(const collaborative_optimizer&) = delete;
@@ -126,6 +116,10 @@ class collaborative_optimizer {
   /// latest epoch and applies them. Errors: the download's (e.g. nobody
   /// shares state yet).
   caf::error load_state_from_peers();
+
+  /// Waits for the rounds under way (delayed gradients, background state)
+  /// and applies them: call before reading the final parameters.
+  void finish();
 
   [[nodiscard]] uint64_t local_epoch() const;
   [[nodiscard]] collaborative_status status() const;

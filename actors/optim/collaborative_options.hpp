@@ -39,9 +39,12 @@ struct collaborative_options {
   /// `min_matchmaking_time`. A group assembles sooner once every peer the
   /// progress tracker knows at the epoch joined.
   std::chrono::milliseconds matchmaking_time{15000};
-  /// Bound of one averaging step, matchmaking included.
+  /// Bound of a round's all-reduce (its matchmaking is one search of
+  /// `matchmaking_time`: the peers of an epoch arrive together, and a peer
+  /// that searched longer would only miss the swarm moving on).
   std::chrono::milliseconds averaging_timeout{60000};
-  /// As the averagers' (averager_options.hpp).
+  /// As the averagers' (averager_options.hpp); `allreduce_timeout` given
+  /// replaces `averaging_timeout`.
   std::optional<std::chrono::milliseconds> allreduce_timeout;
   std::optional<std::chrono::milliseconds> next_chunk_timeout;
   /// Bound of a state download from peers.

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace colony::optim {
 
@@ -20,6 +21,10 @@ struct global_progress {
   /// of them are in client mode.
   size_t num_peers = 1;
   size_t num_clients = 0;
+  /// Of them, the peers whose record is at `epoch`.
+  size_t num_peers_at_epoch = 1;
+  /// The epoch of each of them (this peer's first).
+  std::vector<uint64_t> peer_epochs;
   /// The throughput of all those peers together.
   double samples_per_second = 0;
   /// DHT time at which the swarm is expected to reach the target, from the

@@ -65,31 +65,29 @@ void init_adam_like(Optimizer& o) {
   });
 }
 
+/// Adam's and AdamW's statistics (their states have the same fields).
+template <class State>
+at::Tensor adam_statistic(torch::optim::OptimizerParamState& s,
+                          const std::string& name) {
+  auto& a = static_cast<State&>(s);
+  if (name == "exp_avg")
+    return a.exp_avg();
+  if (name == "exp_avg_sq")
+    return a.exp_avg_sq();
+  if (name == "max_exp_avg_sq")
+    return a.max_exp_avg_sq();
+  return {};
+}
+
 /// The tensors of statistic `name` in `state` (undefined if it has none).
 at::Tensor statistic_of(optimizer_kind kind,
                         torch::optim::OptimizerParamState& s,
                         const std::string& name) {
   switch (kind) {
-  case optimizer_kind::adam: {
-    auto& a = static_cast<torch::optim::AdamParamState&>(s);
-    if (name == "exp_avg")
-      return a.exp_avg();
-    if (name == "exp_avg_sq")
-      return a.exp_avg_sq();
-    if (name == "max_exp_avg_sq")
-      return a.max_exp_avg_sq();
-    break;
-  }
-  case optimizer_kind::adamw: {
-    auto& a = static_cast<torch::optim::AdamWParamState&>(s);
-    if (name == "exp_avg")
-      return a.exp_avg();
-    if (name == "exp_avg_sq")
-      return a.exp_avg_sq();
-    if (name == "max_exp_avg_sq")
-      return a.max_exp_avg_sq();
-    break;
-  }
+  case optimizer_kind::adam:
+    return adam_statistic<torch::optim::AdamParamState>(s, name);
+  case optimizer_kind::adamw:
+    return adam_statistic<torch::optim::AdamWParamState>(s, name);
   case optimizer_kind::sgd:
     if (name == "momentum_buffer")
       return static_cast<torch::optim::SGDParamState&>(s).momentum_buffer();

@@ -65,11 +65,14 @@ global_progress progress_model::aggregate(double now) const {
       g.epoch = std::max(g.epoch, r.epoch);
   g.num_peers = 1 + peers_.size();
   g.num_clients = options_.client_mode ? 1 : 0;
+  g.num_peers_at_epoch = 0;
   double estimated = 0;
   auto add = [&](const progress_record& r) {
+    g.peer_epochs.push_back(r.epoch);
     g.samples_per_second += r.samples_per_second;
     if (r.epoch != g.epoch)
       return; // behind: it syncs and contributes soon, but not to this epoch
+    ++g.num_peers_at_epoch;
     g.samples_accumulated += r.samples_accumulated;
     estimated += static_cast<double>(r.samples_accumulated) +
                  std::max(0.0, now - r.time) * r.samples_per_second;

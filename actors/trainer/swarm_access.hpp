@@ -1,30 +1,11 @@
 #pragma once
 
-#include "runtime/identity.hpp"
-
-#include <caf/actor.hpp>
-#include <caf/actor_system.hpp>
-
-#include <memory>
-#include <string>
-
-namespace spdlog {
-class logger;
-}
+#include "actors/optim/swarm_endpoint.hpp"
 
 namespace colony::trainer {
 
-/// Where a trainer's remote layers reach the swarm: a node's actor system,
-/// transport and DHT actor (all must outlive the trainer); for a
-/// collaborative trainer also its identity, the address its transport
-/// listens on (empty in client mode) and its logger.
-struct swarm_access {
-  caf::actor_system* system = nullptr;
-  caf::actor transport;
-  caf::actor dht;
-  std::shared_ptr<const identity> me;
-  std::string address;
-  std::shared_ptr<spdlog::logger> log;
-};
+/// Where a trainer's remote layers and its collaborative optimizer reach
+/// the swarm (the node's parts must outlive the trainer).
+using swarm_access = optim::swarm_endpoint;
 
 } // namespace colony::trainer

@@ -74,6 +74,9 @@ void finish(trainer_actor* self, std::string error) {
     result.steps = st.loop->steps();
     result.samples = st.loop->samples_seen();
     result.parameters = st.loop->parameter_count();
+    // The last rounds land before the parameters are read and while the
+    // node's actors still run (the averagers answer them).
+    st.loop->finish_collaboration();
     if (auto c = st.loop->collaboration()) {
       result.epoch = c->local_epoch;
       st.config.log->info("collaborative training: epoch {}, {} gradient "
@@ -90,6 +93,9 @@ void finish(trainer_actor* self, std::string error) {
                              error_reason(err));
   }
   result.seconds = now_s(self);
+  // Its optimizer leaves the swarm now, before whoever waits for the result
+  // stops the node.
+  st.loop.reset();
   if (st.config.listener)
     self->send(st.config.listener, std::move(result));
   self->quit();

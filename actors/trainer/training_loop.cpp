@@ -107,10 +107,8 @@ training_loop::make(const trainer_options& options, const swarm_access& swarm) {
   if (options.collaborative) {
     auto collab = options.collaboration;
     collab.batch_size_per_step = options.batch_size;
-    optim::swarm_endpoint endpoint{swarm.system, swarm.transport, swarm.dht,
-                                   swarm.me,     swarm.address,   swarm.log};
-    auto opt = optim::collaborative_optimizer::create(
-        std::move(endpoint), self->optimizer, std::move(collab));
+    auto opt = optim::collaborative_optimizer::create(swarm, self->optimizer,
+                                                      std::move(collab));
     if (!opt)
       return opt.error();
     self->collaborative = std::move(*opt);
@@ -210,6 +208,11 @@ training_loop::collaboration() const {
   if (!self_->collaborative)
     return std::nullopt;
   return self_->collaborative->status();
+}
+
+void training_loop::finish_collaboration() {
+  if (self_->collaborative)
+    self_->collaborative->finish();
 }
 
 caf::error training_loop::write_parameters(const std::string& path) const {

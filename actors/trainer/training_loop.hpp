@@ -84,6 +84,10 @@ class training_loop {
   /// little-endian in `parameters()` order, to `path`. Errors: io_error.
   caf::error write_parameters(const std::string& path) const;
 
+  /// Collaborative training: waits for the averaging rounds under way and
+  /// applies them (no-op otherwise).
+  void finish_collaboration();
+
  private:
   struct impl;
   explicit training_loop(std::unique_ptr<impl> self);

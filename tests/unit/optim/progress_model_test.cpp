@@ -62,6 +62,8 @@ TEST(progress_model, counts_samples_of_the_latest_epoch_and_everyones_speed) {
   EXPECT_EQ(g.samples_accumulated, 300u);
   EXPECT_EQ(g.num_peers, 4u);
   EXPECT_EQ(g.num_clients, 1u);
+  EXPECT_EQ(g.num_peers_at_epoch, 2u); // this one and a
+  EXPECT_EQ(g.peer_epochs, (std::vector<uint64_t>{3, 3, 2, 7}));
   EXPECT_NEAR(g.samples_per_second, 100 + 100 + 50 + 80, 1e-6);
   ASSERT_TRUE(g.eta_next_epoch);
   // 700 samples left at 330 samples/s.
