@@ -106,6 +106,17 @@ std::string signed_record_validator::owner_marker(const peer_id& id) {
   return std::string{owner_prefix} + id.to_string() + "]";
 }
 
+std::optional<peer_id>
+signed_record_validator::owner_in(std::string_view text) {
+  auto owners = owners_in(text);
+  if (owners.size() != 1)
+    return std::nullopt;
+  auto owner = peer_id::parse(owners.front());
+  if (!owner)
+    return std::nullopt;
+  return *owner;
+}
+
 bool signed_record_validator::validate(const dht_record& record) const {
   auto owners = owners_of(record);
   if (owners.empty())

@@ -3,6 +3,7 @@
 #include "runtime/identity.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,10 @@ class signed_record_validator : public record_validator {
 
   /// Returns the marker that makes a key or subkey owned by `id`.
   [[nodiscard]] static std::string owner_marker(const peer_id& id);
+
+  /// The owner `text` (a key or subkey) names, if it holds exactly one
+  /// owner marker with a valid peer id.
+  [[nodiscard]] static std::optional<peer_id> owner_in(std::string_view text);
 
   [[nodiscard]] bool validate(const dht_record& record) const override;
   [[nodiscard]] std::string sign_value(const dht_record& record) const override;

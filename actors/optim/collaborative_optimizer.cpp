@@ -315,7 +315,7 @@ struct collaborative_optimizer::impl {
     local_samples = 0;
     if (options.delay_grad_averaging) {
       pending_grads_epoch = epoch;
-      auto request = grad_request(epoch, weight, g);
+      auto request = grad_request(weight, g);
       auto* averager = grad_averager.get();
       if (auto err = averager->set_group_bits(group_bits_of(epoch)))
         log().warn("gradient round of epoch {}: {}", epoch, describe(err));
@@ -341,7 +341,7 @@ struct collaborative_optimizer::impl {
       maybe_average_state(report.group_size);
   }
 
-  averaging::step_request grad_request(uint64_t epoch, double weight,
+  averaging::step_request grad_request(double weight,
                                        const global_progress& g) const {
     averaging::step_request r;
     r.weight = weight;
@@ -350,7 +350,6 @@ struct collaborative_optimizer::impl {
     // on (it then loads the state).
     r.timeout = std::nullopt;
     r.expected_group_size = expected_group_size(g);
-    (void)epoch;
     return r;
   }
 
@@ -364,7 +363,7 @@ struct collaborative_optimizer::impl {
     if (auto err = grad_averager->set_group_bits(group_bits_of(epoch)))
       log().warn("gradient round of epoch {}: {}", epoch, describe(err));
     auto start = clock_type::now();
-    auto result = grad_averager->step(grad_request(epoch, weight, g));
+    auto result = grad_averager->step(grad_request(weight, g));
     report.averaging_time = since(start);
     add_averaging_time(report.averaging_time);
     return note_grad_round(epoch, result, report);

@@ -44,21 +44,20 @@ void progress_model::set_peers(std::map<std::string, progress_record> peers) {
   peers_ = std::move(peers);
 }
 
-progress_record progress_model::local_record(double now) const {
+progress_record progress_model::local_record() const {
   progress_record r;
   r.epoch = epoch_;
   r.samples_accumulated = samples_;
   r.samples_per_second = throughput_.samples_per_second();
   r.time = std::max(reported_at_, 0.0);
   r.client_mode = options_.client_mode;
-  (void)now;
   return r;
 }
 
 global_progress progress_model::aggregate(double now) const {
   global_progress g;
   g.target_batch_size = options_.target_batch_size;
-  auto self = local_record(now);
+  auto self = local_record();
   g.epoch = epoch_;
   for (const auto& [id, r] : peers_)
     if (!r.client_mode)

@@ -45,7 +45,7 @@ class progress_model {
   void set_peers(std::map<std::string, progress_record> peers);
 
   /// The record this peer publishes.
-  [[nodiscard]] progress_record local_record(double now) const;
+  [[nodiscard]] progress_record local_record() const;
 
   [[nodiscard]] global_progress aggregate(double now) const;
 

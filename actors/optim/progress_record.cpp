@@ -75,20 +75,14 @@ peer_progress(const dht::get_result& found, const peer_id& self) {
   std::map<std::string, progress_record> result;
   if (!found.found || !found.is_dictionary)
     return result;
-  constexpr std::string_view prefix = "[owner:";
-  auto me = self.to_string();
   for (const auto& [subkey, entry] : found.subkeys) {
-    if (subkey.size() < prefix.size() + 2 ||
-        subkey.compare(0, prefix.size(), prefix) != 0 || subkey.back() != ']')
-      continue;
-    auto text = subkey.substr(prefix.size(), subkey.size() - prefix.size() - 1);
-    auto id = peer_id::parse(text);
-    if (!id || text == me)
+    auto owner = dht::signed_record_validator::owner_in(subkey);
+    if (!owner || *owner == self)
       continue;
     auto record = decode_progress_record(entry.value);
     if (!record || record->left)
       continue;
-    result.emplace(std::move(text), *record);
+    result.emplace(owner->to_string(), *record);
   }
   return result;
 }

@@ -99,7 +99,7 @@ void publish(tracker_actor* self) {
   progress_record record;
   {
     std::lock_guard<std::mutex> guard{st.config.shared->lock};
-    record = st.config.shared->model.local_record(dht::dht_time());
+    record = st.config.shared->model.local_record();
   }
   st.publishing = true;
   st.changed = false;
@@ -227,7 +227,7 @@ caf::behavior tracker(tracker_actor* self,
         progress_record record;
         {
           std::lock_guard<std::mutex> guard{st.config.shared->lock};
-          record = st.config.shared->model.local_record(dht::dht_time());
+          record = st.config.shared->model.local_record();
         }
         record.left = true;
         record.samples_accumulated = 0;

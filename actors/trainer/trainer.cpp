@@ -30,6 +30,8 @@ struct trainer_state {
   clock_type::time_point last_success = start;
   progress_tracker tracker{0};
   uint64_t failures_in_a_row = 0;
+  /// Collaborative training: the epoch after the last step.
+  uint64_t epoch = 0;
   bool stopping = false;
   bool finished = false;
   static inline const char* name = "trainer";
@@ -103,10 +105,8 @@ void finish(trainer_actor* self, std::string error) {
 
 bool out_of_budget(trainer_actor* self) {
   const auto& o = self->state.config.options;
-  if (o.max_epochs > 0)
-    if (auto c = self->state.loop->collaboration();
-        c && c->local_epoch >= o.max_epochs)
-      return true;
+  if (o.max_epochs > 0 && self->state.epoch >= o.max_epochs)
+    return true;
   if (o.max_steps > 0 && self->state.loop->steps() >= o.max_steps)
     return true;
   return o.max_time.count() > 0 &&
@@ -144,6 +144,7 @@ void take_step(trainer_actor* self) {
   st.last_success = clock_type::now();
   st.tracker.on_step(outcome->loss, outcome->samples,
                      outcome->answered_experts);
+  st.epoch = outcome->epoch;
   if (o.collaborative)
     st.tracker.on_epoch(outcome->epoch, outcome->epoch_changed,
                         outcome->averaging_s, outcome->swarm_samples_per_s);

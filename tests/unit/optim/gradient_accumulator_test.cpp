@@ -7,7 +7,9 @@
 #include "messages/error.hpp"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim.h>
+#include <torch/utils.h>
 
 using namespace colony::optim;
 

@@ -5,7 +5,9 @@
 #include "actors/optim/optimizer_state.hpp"
 
 #include <gtest/gtest.h>
-#include <torch/torch.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim.h>
+#include <torch/utils.h>
 
 using namespace colony::optim;
 
