@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <random>
 
 namespace colony::optim {
 
@@ -83,6 +84,10 @@ struct collaborative_optimizer::impl {
 
   mutable std::mutex status_lock;
   collaborative_status counters;
+  /// The other members of the last gradient round that averaged.
+  std::vector<peer_id> round_members;
+  /// Draws the rounds `averaging_drop_rate` fails.
+  std::mt19937_64 drop_draws{std::random_device{}()};
 
   spdlog::logger& log() { return *swarm.log; }
 
@@ -123,6 +128,8 @@ struct collaborative_optimizer::impl {
   }
 
   caf::error start(std::vector<at::Tensor> extras) {
+    if (options.seed != 0)
+      drop_draws.seed(options.seed ^ 0xd7);
     if (auto err = initialize_optimizer_state(*opt))
       return err;
     for (const auto& p : optimizer_parameters(*opt))
@@ -337,8 +344,10 @@ struct collaborative_optimizer::impl {
     }
     apply_optimizer_step(epoch);
     next_epoch(epoch + 1);
-    if (averaged)
+    if (averaged) {
+      tracker->peers_moved_on(round_members, epoch + 1);
       maybe_average_state(report.group_size);
+    }
   }
 
   averaging::step_request grad_request(double weight,
@@ -360,6 +369,13 @@ struct collaborative_optimizer::impl {
       log().debug("epoch {}: alone in the swarm, local gradients", epoch);
       return false;
     }
+    if (options.averaging_drop_rate > 0 &&
+        std::bernoulli_distribution{options.averaging_drop_rate}(drop_draws))
+      return note_grad_round(epoch,
+                             make_error(errc::timeout,
+                                        "dropped by fault injection "
+                                        "(averaging_drop_rate)"),
+                             report);
     if (auto err = grad_averager->set_group_bits(group_bits_of(epoch)))
       log().warn("gradient round of epoch {}: {}", epoch, describe(err));
     auto start = clock_type::now();
@@ -383,6 +399,10 @@ struct collaborative_optimizer::impl {
     ++counters.grad_rounds_averaged;
     report.averaged = true;
     report.group_size = result->group.members.size();
+    round_members.clear();
+    for (const auto& m : result->group.members)
+      if (m.peer.id != swarm.me->peer_id())
+        round_members.push_back(m.peer.id);
     log().info("epoch {}: gradients averaged with {} peers in {:.3f} s", epoch,
                report.group_size,
                std::chrono::duration<double>(result->matchmaking_time +

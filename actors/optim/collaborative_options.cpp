@@ -49,6 +49,8 @@ caf::error validate(const collaborative_options& o) {
         "delay_grad_averaging delays the optimizer step too: "
         "delay_optimizer_step cannot be false with it");
   check(o.part_size_bytes > 0, "part_size_bytes must be positive");
+  check(o.averaging_drop_rate >= 0 && o.averaging_drop_rate <= 1,
+        "averaging_drop_rate must be in [0, 1]");
   if (problems.empty())
     return {};
   std::string text;

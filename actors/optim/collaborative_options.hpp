@@ -101,6 +101,10 @@ struct collaborative_options {
   std::chrono::milliseconds max_refresh_period{10000};
   /// Seeds the averagers' group ids and orders (0: random).
   uint64_t seed = 0;
+  /// Fault injection (benchmarks, the harness): this share of the peer's
+  /// gradient rounds fails at random, as a call lost on the network would:
+  /// the peer steps with its local gradients and its group misses it.
+  double averaging_drop_rate = 0;
 };
 
 /// Whether the optimizer step waits for a delayed gradient round.

@@ -42,6 +42,32 @@ void progress_model::update_epoch(uint64_t epoch, double now) {
 
 void progress_model::set_peers(std::map<std::string, progress_record> peers) {
   peers_ = std::move(peers);
+  apply_assumptions();
+}
+
+void progress_model::assume_moved_on(const std::vector<std::string>& peers,
+                                     uint64_t epoch, double now) {
+  for (const auto& key : peers) {
+    auto& a = assumed_[key];
+    if (epoch >= a.first)
+      a = {epoch, now};
+  }
+  apply_assumptions();
+}
+
+void progress_model::apply_assumptions() {
+  for (auto i = assumed_.begin(); i != assumed_.end();) {
+    auto found = peers_.find(i->first);
+    if (found == peers_.end() || found->second.epoch >= i->second.first) {
+      i = assumed_.erase(i);
+      continue;
+    }
+    auto& r = found->second;
+    r.epoch = i->second.first;
+    r.samples_accumulated = 0;
+    r.time = i->second.second;
+    ++i;
+  }
 }
 
 progress_record progress_model::local_record() const {

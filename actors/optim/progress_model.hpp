@@ -14,6 +14,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace colony::optim {
 
@@ -44,6 +45,15 @@ class progress_model {
   /// The other peers' records as last read (peer_progress()).
   void set_peers(std::map<std::string, progress_record> peers);
 
+  /// `peers` (keys as in set_peers) moved on to `epoch` together with this
+  /// peer: the members of its averaging round. Until their own records say
+  /// so, they count at `epoch` with nothing accumulated at `now` and their
+  /// last throughput, so that the swarm's samples of the new epoch are
+  /// estimated from the start instead of missing until the next read (a
+  /// peer would take twice its share of steps per epoch otherwise).
+  void assume_moved_on(const std::vector<std::string>& peers, uint64_t epoch,
+                       double now);
+
   /// The record this peer publishes.
   [[nodiscard]] progress_record local_record() const;
 
@@ -58,6 +68,12 @@ class progress_model {
   double reported_at_ = 0;
   throughput_ema throughput_;
   std::map<std::string, progress_record> peers_;
+  /// assume_moved_on's: peer -> (epoch, time).
+  std::map<std::string, std::pair<uint64_t, double>> assumed_;
+
+  /// Applies the assumptions older records do not yet overrule; forgets
+  /// those overruled and those of peers gone from the records.
+  void apply_assumptions();
 };
 
 } // namespace colony::optim

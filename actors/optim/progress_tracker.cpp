@@ -95,6 +95,16 @@ void progress_tracker::update_epoch(uint64_t epoch) {
   caf::anon_send(actor_, progress_epoch_atom::value);
 }
 
+void progress_tracker::peers_moved_on(const std::vector<peer_id>& peers,
+                                      uint64_t epoch) {
+  std::vector<std::string> keys;
+  keys.reserve(peers.size());
+  for (const auto& p : peers)
+    keys.push_back(p.to_string());
+  std::lock_guard<std::mutex> guard{shared_->lock};
+  shared_->model.assume_moved_on(keys, epoch, dht::dht_time());
+}
+
 global_progress progress_tracker::global() const {
   std::lock_guard<std::mutex> guard{shared_->lock};
   return shared_->model.aggregate(dht::dht_time());

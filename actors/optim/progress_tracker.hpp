@@ -80,6 +80,10 @@ class progress_tracker {
   /// records are read again).
   void update_epoch(uint64_t epoch);
 
+  /// `peers` moved on to `epoch` with this peer (its averaging round's
+  /// members): see progress_model::assume_moved_on.
+  void peers_moved_on(const std::vector<peer_id>& peers, uint64_t epoch);
+
   /// The swarm's progress from the records last read and this peer's now.
   [[nodiscard]] global_progress global() const;
 

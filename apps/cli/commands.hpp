@@ -44,6 +44,9 @@ void add_harness_command(CLI::App& app);
 /// `colony bench convergence [--steps N] [--json]`
 void add_bench_convergence_command(CLI::App& bench);
 
+/// `colony bench collaborative [--epochs N] [--peers 1,2,4] [--json]`
+void add_bench_collaborative_command(CLI::App& bench);
+
 /// `colony bench allreduce [--peers P] [--floats N] [--compression C]`
 void add_bench_allreduce_command(CLI::App& bench);
 

@@ -580,6 +580,10 @@ void add_collaborative_keys(config_schema& s) {
   s.add("trainer", "averaging_seed",
         count_key([=](node_config& c) -> uint64_t& { return o(c).seed; }, 0,
                   int64_t{1} << 62));
+  s.add("trainer", "averaging_drop_rate",
+        number_key(
+            [=](node_config& c) -> double& { return o(c).averaging_drop_rate; },
+            1));
 }
 
 /// `[trainer]`: the training loop of `colony train`
@@ -713,10 +717,6 @@ void add_trainer_keys(config_schema& s) {
       if (!c.dht_enabled)
         ctx.fail({"trainer.collaborative"},
                  "trainer.collaborative needs [dht] enabled = true");
-      if (o.local_experts)
-        ctx.fail({"trainer.collaborative", "trainer.local_experts"},
-                 "trainer.collaborative averages the trainer's own "
-                 "parameters: not with local_experts");
     }
     if (o.max_epochs > 0 && !o.collaborative)
       ctx.fail({"trainer.max_epochs"},

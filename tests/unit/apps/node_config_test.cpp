@@ -345,7 +345,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 129u);
+  EXPECT_EQ(keys.size(), 130u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key :
        {"node.listen", "node.client_mode", "transport.peer_timeout",
@@ -688,12 +688,17 @@ TEST(node_config, missing_file_or_directory_reads_as_path_and_reason) {
 }
 
 TEST(node_config, reads_and_checks_collaborative_trainers) {
-  auto ok = must_parse("", {"dht.enabled=true", "trainer.max_epochs=4",
-                            "trainer.collaborative=true", "trainer.run_id=fm",
-                            "trainer.target_batch_size=512",
-                            "trainer.matchmaking_time=2.5",
-                            "trainer.average_opt_statistics=[\"exp_avg_sq\"]"});
+  auto ok = must_parse(
+      "", {"dht.enabled=true", "trainer.max_epochs=4",
+           "trainer.collaborative=true", "trainer.run_id=fm",
+           "trainer.target_batch_size=512", "trainer.matchmaking_time=2.5",
+           "trainer.average_opt_statistics=[\"exp_avg_sq\"]",
+           "trainer.local_experts=true", "trainer.averaging_drop_rate=0.1"});
   EXPECT_TRUE(ok.trainer.collaborative);
+  EXPECT_TRUE(ok.trainer.local_experts);
+  EXPECT_DOUBLE_EQ(ok.trainer.collaboration.averaging_drop_rate, 0.1);
+  EXPECT_CONTAINS(error_of("[trainer]\naveraging_drop_rate = 1.5\n"),
+                  "trainer.averaging_drop_rate");
   EXPECT_EQ(ok.trainer.max_epochs, 4u);
   EXPECT_EQ(ok.trainer.collaboration.run_id, "fm");
   EXPECT_EQ(ok.trainer.collaboration.target_batch_size, 512u);

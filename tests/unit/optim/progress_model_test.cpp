@@ -99,6 +99,35 @@ TEST(progress_model, no_throughput_means_no_estimate) {
   EXPECT_NEAR(g.next_fetch_time, 10, 1e-9); // the longest refresh period
 }
 
+TEST(progress_model, round_members_count_at_the_new_epoch_until_they_say) {
+  progress_model m{target(100), 0};
+  m.set_peers({{"a", record(3, 50, 10, 1)}, {"b", record(3, 50, 10, 1)}});
+  m.update_epoch(4, 2);
+  // a averaged with this peer, b did not; c has no record yet.
+  m.assume_moved_on({"a", "c"}, 4, 2);
+  auto g = m.aggregate(6);
+  EXPECT_EQ(g.epoch, 4u);
+  EXPECT_EQ(g.num_peers_at_epoch, 2u); // this one and a
+  EXPECT_EQ(g.samples_accumulated, 0u);
+  ASSERT_TRUE(g.eta_next_epoch);
+  // a trained 4 s at 10 samples/s since the round: 60 left at the
+  // swarm's 20/s (a's and b's; this peer has not trained yet).
+  EXPECT_NEAR(*g.eta_next_epoch, 6 + 60.0 / 20, 1e-9);
+  // A read that still holds a's old record does not undo the assumption...
+  m.set_peers({{"a", record(3, 70, 10, 3)}, {"b", record(3, 50, 10, 1)}});
+  EXPECT_EQ(m.aggregate(6).num_peers_at_epoch, 2u);
+  // ...a's own record of the new epoch replaces it...
+  m.set_peers({{"a", record(4, 30, 10, 5)}, {"b", record(3, 50, 10, 1)}});
+  EXPECT_EQ(m.aggregate(6).samples_accumulated, 30u);
+  // ...and is not overwritten by it afterwards, also not once a is gone.
+  m.set_peers({{"a", record(4, 35, 10, 5.5)}});
+  EXPECT_EQ(m.aggregate(6).samples_accumulated, 35u);
+  m.set_peers({});
+  m.set_peers({{"a", record(3, 5, 10, 7)}});
+  EXPECT_EQ(m.aggregate(8).epoch, 4u); // this peer's
+  EXPECT_EQ(m.aggregate(8).num_peers_at_epoch, 1u);
+}
+
 TEST(progress_model, a_new_epoch_starts_from_zero_and_never_goes_back) {
   progress_model m{target(100), 0};
   m.report(0, 60, 1);

@@ -1,0 +1,468 @@
+// `colony bench collaborative`: do trainers that train one model together
+// (the collaborative optimizer) reach what one process reaches with the
+// whole batch? In one run, for each seed and the same number of optimizer
+// steps (epochs):
+//   single   one process, batch = target_batch_size (baseline)
+//   peers=P  a DHT bootstrap and P collaborative trainers, each a `colony`
+//            process on loopback with batch = target_batch_size / P
+//   drop     the P = drop_peers run again, each peer failing a share of its
+//            gradient rounds at random (averaging_drop_rate)
+// The model is the trainer's with every expert in its own process
+// (local_experts), so that every parameter goes through the optimizer.
+// Reported: final test accuracy (all 10,000 test images) and its
+// difference to the baseline, seconds spent averaging per epoch and their
+// share of the wall time, and the largest difference between the peers'
+// final parameters.
+
+#include "actors/trainer/training_loop.hpp"
+#include "apps/cli/commands.hpp"
+#include "apps/output/metrics_csv.hpp"
+#include "apps/swarm/parameter_files.hpp"
+#include "apps/swarm/swarm_launcher.hpp"
+#include "messages/error.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace colony::apps {
+
+namespace {
+
+struct collaborative_args {
+  uint64_t epochs = 300;
+  uint64_t target_batch_size = 512;
+  std::vector<size_t> peers{1, 2, 4};
+  std::vector<uint64_t> seeds{1, 2};
+  double drop_rate = 0.1;
+  size_t drop_peers = 2;
+  int64_t hidden_dim = 128;
+  double learning_rate = 0.003;
+  double matchmaking_time = 3;
+  double averaging_timeout = 30;
+  std::string keep_dir;
+  std::string log_level = "warn";
+  bool json = false;
+};
+
+/// What one run measured.
+struct run_outcome {
+  double accuracy = 0; // mean over the run's peers
+  double seconds = 0;  // wall time of the training (the slowest peer)
+  uint64_t epochs = 0;
+  /// Seconds the peers' training threads spent in averaging rounds per
+  /// epoch, and the share of the wall time they took (means over peers);
+  /// the same after the first record, which holds the wait for the other
+  /// peers to start.
+  double averaging_per_epoch = 0;
+  double averaging_share = 0;
+  double steady_averaging_share = 0;
+  /// Largest difference between two peers' final parameters (P >= 2).
+  std::optional<double> parameter_difference;
+};
+
+std::string model_section(const collaborative_args& a) {
+  std::ostringstream s;
+  s << "hidden_dim = " << a.hidden_dim << "\n"
+    << "grids = [\"ffn0.[0:4].[0:4]\", \"ffn1.[0:4].[0:4]\"]\n"
+    << "local_experts = true\n"
+    << "k_best = 4\n"
+    << "learning_rate = " << a.learning_rate << "\n";
+  return s.str();
+}
+
+caf::expected<run_outcome> run_single(const collaborative_args& a,
+                                      uint64_t seed) {
+  trainer::trainer_options o;
+  o.hidden_dim = a.hidden_dim;
+  o.grids = {"ffn0.[0:4].[0:4]", "ffn1.[0:4].[0:4]"};
+  o.local_experts = true;
+  o.k_best = 4;
+  o.learning_rate = a.learning_rate;
+  o.batch_size = a.target_batch_size;
+  o.max_steps = a.epochs;
+  o.seed = seed;
+  auto began = std::chrono::steady_clock::now();
+  auto loop = trainer::training_loop::make(o, {});
+  if (!loop)
+    return loop.error();
+  for (uint64_t i = 0; i < a.epochs; ++i)
+    if (auto step = (*loop)->step(); !step)
+      return step.error();
+  auto ev = (*loop)->evaluate(0);
+  if (!ev)
+    return ev.error();
+  run_outcome out;
+  out.accuracy = ev->accuracy;
+  out.epochs = (*loop)->steps();
+  out.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
+          .count();
+  return out;
+}
+
+caf::error write_file(const std::string& path, const std::string& text) {
+  std::ofstream out{path};
+  out << text;
+  if (!out)
+    return make_error(errc::io_error, "cannot write " + path);
+  return {};
+}
+
+/// One peer's figures from its metrics CSV.
+struct peer_figures {
+  double accuracy = 0;
+  double seconds = 0;
+  uint64_t epochs = 0;
+  double averaging = 0;        // seconds in rounds over the whole run
+  double steady_averaging = 0; // the same after the first record
+  double steady_seconds = 0;
+};
+
+caf::expected<peer_figures> read_peer(const swarm_member& m) {
+  auto rows = read_metrics_csv(m.metrics_csv);
+  if (!rows)
+    return rows.error();
+  if (rows->empty())
+    return make_error(errc::malformed, m.metrics_csv + " has no rows");
+  peer_figures f;
+  uint64_t epoch = 0;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    const auto& r = (*rows)[i];
+    // averaging_s is a mean over the epochs that ended in the record's
+    // window: times the epochs, the window's seconds in rounds.
+    auto in_rounds = r.averaging_s * static_cast<double>(r.epoch - epoch);
+    f.averaging += in_rounds;
+    if (i > 0)
+      f.steady_averaging += in_rounds;
+    epoch = r.epoch;
+    if (r.test_accuracy)
+      f.accuracy = *r.test_accuracy;
+  }
+  f.epochs = epoch;
+  f.seconds = rows->back().time_s;
+  f.steady_seconds = rows->back().time_s - rows->front().time_s;
+  return f;
+}
+
+caf::expected<run_outcome> run_peers(const collaborative_args& a, uint64_t seed,
+                                     size_t peers, double drop_rate,
+                                     const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  const std::string node = "[node]\nlisten = \"127.0.0.1:0\"\n"
+                           "log_level = \"" +
+                           a.log_level +
+                           "\"\ncompute_threads = 1\n"
+                           "[dht]\nenabled = true\n";
+  std::ostringstream trainer;
+  trainer << node << "[trainer]\n"
+          << model_section(a) << "batch_size = "
+          << std::max<uint64_t>(1, a.target_batch_size / peers) << "\n"
+          << "collaborative = true\n"
+          << "run_id = \"bench" << seed << "\"\n"
+          << "target_batch_size = " << a.target_batch_size << "\n"
+          << "max_epochs = " << a.epochs << "\n"
+          << "max_time = 0\n"
+          << "matchmaking_time = " << a.matchmaking_time << "\n"
+          << "averaging_timeout = " << a.averaging_timeout << "\n"
+          << "averaging_drop_rate = " << drop_rate << "\n"
+          << "eval_every = 0\n"
+          << "report_every = 10\n";
+  if (auto err = write_file(dir + "/dht.toml", node))
+    return err;
+  if (auto err = write_file(dir + "/trainer.toml", trainer.str()))
+    return err;
+  swarm_spec spec;
+  spec.nodes.push_back({swarm_role::dht, dir + "/dht.toml", 1, {}});
+  // Each peer its own data order; all start from the run's parameters.
+  for (size_t i = 0; i < peers; ++i)
+    spec.nodes.push_back(
+        {swarm_role::trainer,
+         dir + "/trainer.toml",
+         1,
+         {"trainer.seed=" + std::to_string(seed * 100 + i + 1)}});
+  swarm_launcher launcher(self_executable(), dir);
+  if (auto err = launcher.start(spec))
+    return err;
+  // Bounded: a run that hangs must not hang the benchmark.
+  auto limit = std::chrono::seconds(120) +
+               std::chrono::milliseconds(a.epochs * 3000) +
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::duration<double>(a.matchmaking_time *
+                                                 static_cast<double>(a.epochs) *
+                                                 drop_rate * 2));
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  run_outcome out;
+  std::vector<std::string> parameter_paths;
+  double accuracy = 0, averaging = 0, share = 0, steady = 0;
+  for (auto& m : launcher.members()) {
+    if (m.role != swarm_role::trainer)
+      continue;
+    auto status = m.process.wait_for(
+        std::max(std::chrono::milliseconds{0},
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     deadline - std::chrono::steady_clock::now())));
+    if (status != 0)
+      return make_error(
+          errc::io_error,
+          m.name + " " +
+              (status < 0 ? std::string{"did not finish"}
+                          : "exited with status " + std::to_string(status)) +
+              "; its log ends with:\n" + tail_of_file(m.log_path));
+    auto f = read_peer(m);
+    if (!f)
+      return f.error();
+    accuracy += f->accuracy;
+    out.seconds = std::max(out.seconds, f->seconds);
+    out.epochs = std::max(out.epochs, f->epochs);
+    averaging +=
+        f->epochs > 0 ? f->averaging / static_cast<double>(f->epochs) : 0;
+    share += f->seconds > 0 ? f->averaging / f->seconds : 0;
+    steady +=
+        f->steady_seconds > 0 ? f->steady_averaging / f->steady_seconds : 0;
+    parameter_paths.push_back(m.final_parameters);
+  }
+  auto n = static_cast<double>(peers);
+  out.accuracy = accuracy / n;
+  out.averaging_per_epoch = averaging / n;
+  out.averaging_share = share / n;
+  out.steady_averaging_share = steady / n;
+  if (peers >= 2) {
+    auto diff = max_parameter_difference(parameter_paths);
+    if (!diff)
+      return diff.error();
+    out.parameter_difference = *diff;
+  }
+  return out;
+}
+
+std::string outcome_json(const run_outcome& o) {
+  char buffer[512];
+  std::snprintf(buffer, sizeof(buffer),
+                "{\"test_accuracy\": %.4f, \"epochs\": %llu, \"seconds\": "
+                "%.1f, \"averaging_s_per_epoch\": %.4f, \"averaging_share\": "
+                "%.4f, \"steady_averaging_share\": %.4f",
+                o.accuracy, static_cast<unsigned long long>(o.epochs),
+                o.seconds, o.averaging_per_epoch, o.averaging_share,
+                o.steady_averaging_share);
+  std::string text = buffer;
+  if (o.parameter_difference) {
+    std::snprintf(buffer, sizeof(buffer), ", \"max_parameter_difference\": %g",
+                  *o.parameter_difference);
+    text += buffer;
+  }
+  return text + "}";
+}
+
+/// The runs of one seed.
+struct seed_outcome {
+  uint64_t seed = 0;
+  run_outcome single;
+  std::vector<std::pair<size_t, run_outcome>> peers;
+  run_outcome dropped;
+};
+
+int bench_collaborative(const collaborative_args& a) {
+  auto dir = a.keep_dir;
+  bool temporary = dir.empty();
+  if (temporary)
+    dir = (std::filesystem::temp_directory_path() /
+           ("colony-collaborative-" + std::to_string(::getpid())))
+              .string();
+  auto say = [&](const std::string& text) {
+    if (!a.json)
+      std::printf("%s\n", text.c_str());
+    std::fflush(stdout);
+  };
+  auto fail = [](const std::string& what, const caf::error& err) {
+    std::cerr << "colony: " << what << " failed: " << error_reason(err)
+              << std::endl;
+    return 1;
+  };
+  std::vector<seed_outcome> runs;
+  for (auto seed : a.seeds) {
+    seed_outcome o;
+    o.seed = seed;
+    auto tag = "seed " + std::to_string(seed) + ": ";
+    say(tag + "single process, batch " + std::to_string(a.target_batch_size) +
+        ", " + std::to_string(a.epochs) + " steps");
+    auto single = run_single(a, seed);
+    if (!single)
+      return fail("the single-process run", single.error());
+    o.single = *single;
+    auto sub = dir + "/seed" + std::to_string(seed);
+    for (auto p : a.peers) {
+      say(tag + std::to_string(p) + " peers, batch " +
+          std::to_string(a.target_batch_size / p) + " each");
+      auto run = run_peers(a, seed, p, 0, sub + "/peers" + std::to_string(p));
+      if (!run)
+        return fail("the run with " + std::to_string(p) + " peers",
+                    run.error());
+      o.peers.emplace_back(p, *run);
+    }
+    if (a.drop_rate > 0) {
+      say(tag + std::to_string(a.drop_peers) + " peers, each failing " +
+          std::to_string(static_cast<int>(100 * a.drop_rate + 0.5)) +
+          "% of its gradient rounds");
+      auto run = run_peers(a, seed, a.drop_peers, a.drop_rate, sub + "/drop");
+      if (!run)
+        return fail("the run with dropped rounds", run.error());
+      o.dropped = *run;
+    }
+    runs.push_back(std::move(o));
+  }
+  if (temporary) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  auto seeds = static_cast<double>(runs.size());
+  double single_acc = 0, drop_acc = 0;
+  for (const auto& r : runs) {
+    single_acc += r.single.accuracy / seeds;
+    drop_acc += r.dropped.accuracy / seeds;
+  }
+  // Means over seeds per peer count.
+  std::vector<run_outcome> mean(a.peers.size());
+  for (const auto& r : runs)
+    for (size_t i = 0; i < r.peers.size(); ++i) {
+      const auto& x = r.peers[i].second;
+      mean[i].accuracy += x.accuracy / seeds;
+      mean[i].seconds += x.seconds / seeds;
+      mean[i].averaging_per_epoch += x.averaging_per_epoch / seeds;
+      mean[i].averaging_share += x.averaging_share / seeds;
+      mean[i].steady_averaging_share += x.steady_averaging_share / seeds;
+    }
+  if (a.json) {
+    std::string per_seed;
+    for (const auto& o : runs) {
+      std::string peers;
+      for (const auto& [p, x] : o.peers)
+        peers += std::string{peers.empty() ? "" : ", "} + "\"" +
+                 std::to_string(p) + "\": " + outcome_json(x);
+      per_seed +=
+          std::string{per_seed.empty() ? "" : ", "} +
+          "{\"seed\": " + std::to_string(o.seed) +
+          ", \"single\": " + outcome_json(o.single) + ", \"peers\": {" + peers +
+          "}" +
+          (a.drop_rate > 0 ? ", \"drop\": " + outcome_json(o.dropped) : "") +
+          "}";
+    }
+    std::string means;
+    for (size_t i = 0; i < a.peers.size(); ++i) {
+      char buffer[256];
+      std::snprintf(buffer, sizeof(buffer),
+                    "\"%zu\": {\"test_accuracy\": %.4f, "
+                    "\"minus_single_points\": %.2f, \"averaging_s_per_epoch\": "
+                    "%.4f, \"averaging_share\": %.4f, "
+                    "\"steady_averaging_share\": %.4f}",
+                    a.peers[i], mean[i].accuracy,
+                    100 * (mean[i].accuracy - single_acc),
+                    mean[i].averaging_per_epoch, mean[i].averaging_share,
+                    mean[i].steady_averaging_share);
+      means += std::string{means.empty() ? "" : ", "} + buffer;
+    }
+    std::printf(
+        "{\"bench\": \"collaborative\", \"epochs\": %llu, "
+        "\"target_batch_size\": %llu, \"drop_rate\": %.3f, \"drop_peers\": "
+        "%zu, \"runs\": [%s], \"mean\": {\"single\": {\"test_accuracy\": "
+        "%.4f}, \"peers\": {%s}, \"drop\": {\"test_accuracy\": %.4f, "
+        "\"minus_single_points\": %.2f}}}\n",
+        static_cast<unsigned long long>(a.epochs),
+        static_cast<unsigned long long>(a.target_batch_size), a.drop_rate,
+        a.drop_peers, per_seed.c_str(), single_acc, means.c_str(), drop_acc,
+        100 * (drop_acc - single_acc));
+  } else {
+    std::printf("%-5s %-8s %9s %7s %8s %12s %8s %8s %10s\n", "seed", "run",
+                "accuracy", "epochs", "time", "avg s/epoch", "share", "steady",
+                "param diff");
+    auto row = [](uint64_t seed, const std::string& name,
+                  const run_outcome& o) {
+      std::printf("%-5llu %-8s %8.2f%% %7llu %7.1fs %12.4f %7.1f%% %7.1f%% "
+                  "%10s\n",
+                  static_cast<unsigned long long>(seed), name.c_str(),
+                  100 * o.accuracy, static_cast<unsigned long long>(o.epochs),
+                  o.seconds, o.averaging_per_epoch, 100 * o.averaging_share,
+                  100 * o.steady_averaging_share,
+                  o.parameter_difference
+                      ? std::to_string(*o.parameter_difference).c_str()
+                      : "-");
+    };
+    for (const auto& o : runs) {
+      row(o.seed, "single", o.single);
+      for (const auto& [p, x] : o.peers)
+        row(o.seed, "peers=" + std::to_string(p), x);
+      if (a.drop_rate > 0)
+        row(o.seed, "drop", o.dropped);
+    }
+    std::printf("mean accuracy: single %.2f%%", 100 * single_acc);
+    for (size_t i = 0; i < a.peers.size(); ++i)
+      std::printf(", %zu peers %.2f%% (%+.2f points)", a.peers[i],
+                  100 * mean[i].accuracy,
+                  100 * (mean[i].accuracy - single_acc));
+    if (a.drop_rate > 0)
+      std::printf(", drop %.2f%% (%+.2f points)", 100 * drop_acc,
+                  100 * (drop_acc - single_acc));
+    std::printf("\n");
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+} // namespace
+
+void add_bench_collaborative_command(CLI::App& bench) {
+  auto args = std::make_shared<collaborative_args>();
+  auto* cmd = bench.add_subcommand(
+      "collaborative",
+      "Fashion-MNIST accuracy and averaging time of 1, 2 and 4 collaborative "
+      "trainers (and with dropped rounds) vs one process with the whole "
+      "batch");
+  cmd->add_option("--epochs", args->epochs,
+                  "optimizer steps of every run (the peers' epochs)")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 20));
+  cmd->add_option("--target-batch-size", args->target_batch_size,
+                  "samples per optimizer step; each of P peers takes 1/P")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{4}, uint64_t{1} << 20));
+  cmd->add_option("--peers", args->peers, "peer counts to run")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{16}));
+  cmd->add_option("--seeds", args->seeds, "seeds; each runs every variant")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--drop-rate", args->drop_rate,
+                  "share of each peer's gradient rounds failed in the drop "
+                  "run (0: no drop run)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--drop-peers", args->drop_peers, "peers of the drop run")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{2}, size_t{16}));
+  cmd->add_option("--hidden-dim", args->hidden_dim, "model width")
+      ->capture_default_str();
+  cmd->add_option("--learning-rate", args->learning_rate, "Adam's")
+      ->capture_default_str();
+  cmd->add_option("--matchmaking-time", args->matchmaking_time,
+                  "seconds a round looks for its group")
+      ->capture_default_str();
+  cmd->add_option("--averaging-timeout", args->averaging_timeout,
+                  "seconds bounding a round's all-reduce")
+      ->capture_default_str();
+  cmd->add_option("--keep", args->keep_dir,
+                  "keep configs, logs and metrics of the runs here");
+  cmd->add_option("--log-level", args->log_level,
+                  "the peers' log level (their logs stay with --keep)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  cmd->add_flag("--json", args->json, "one JSON line");
+  cmd->callback([args] { exit_with(bench_collaborative(*args)); });
+}
+
+} // namespace colony::apps
