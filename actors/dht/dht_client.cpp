@@ -67,6 +67,16 @@ dht_client::find_nearest(const std::string& id_hex, size_t k,
                                        nearest_atom::value, id_hex, k);
 }
 
+caf::error dht_client::add_validator(validator_ptr validator,
+                                     std::chrono::milliseconds timeout) {
+  caf::error result;
+  self_
+      ->request(node_, caf::timespan{timeout}, add_validator_atom::value,
+                std::move(validator))
+      .receive([] {}, [&](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
 caf::expected<dht_stats> dht_client::stats(std::chrono::milliseconds timeout) {
   return ask<dht_stats>(self_, node_, timeout, stats_atom::value);
 }

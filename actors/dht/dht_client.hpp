@@ -47,6 +47,10 @@ class dht_client {
   find_nearest(const std::string& id_hex, size_t k,
                std::chrono::milliseconds timeout);
 
+  /// Adds `validator` to the node's chain (see add_validator_atom).
+  caf::error add_validator(validator_ptr validator,
+                           std::chrono::milliseconds timeout);
+
   caf::expected<dht_stats> stats(std::chrono::milliseconds timeout);
 
  private:

@@ -4,10 +4,16 @@
 #include <caf/atom.hpp>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace colony::dht {
+
+class record_validator;
+
+/// A validator handed to a dht_node at run time (record_validator.hpp).
+using validator_ptr = std::shared_ptr<const record_validator>;
 
 /// One write: `value` under `key` (and `subkey`, if `has_subkey`) until
 /// `expiration` (DHT time, seconds since the epoch).
@@ -61,6 +67,10 @@ using bootstrap_atom = caf::atom_constant<caf::atom("dht_boot")>;
 /// (nearest_atom, string id_hex, size_t k) -> vector<string> peer ids of the
 /// k nodes nearest the id, found by a lookup
 using nearest_atom = caf::atom_constant<caf::atom("dht_near")>;
+/// (add_validator_atom, validator_ptr) -> void: adds a validator to the
+/// node's chain (merged with one it merges with) for every later store,
+/// get and served request; e.g. a schema_validator of a run's keys.
+using add_validator_atom = caf::atom_constant<caf::atom("dht_addval")>;
 /// (stats_atom) -> dht_stats
 using stats_atom = caf::atom_constant<caf::atom("dht_stats")>;
 /// Internal: fetch a cached key again before it expires.
@@ -76,3 +86,4 @@ double dht_time();
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<colony::dht::store_request>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<colony::dht::get_result>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::dht::dht_stats)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::dht::validator_ptr)

@@ -526,6 +526,15 @@ class dht_impl {
   void store_one(store_request req, std::function<void(bool)> deliver) {
     req.value = st().validators.sign_value(dht_record{
         req.key, req.subkey, req.has_subkey, req.value, req.expiration});
+    // Every node runs this chain: what it refuses here, replicas refuse too.
+    // The writer hears at once, and no request leaves for nothing.
+    if (!st().validators.validate(dht_record{
+            req.key, req.subkey, req.has_subkey, req.value, req.expiration})) {
+      log().warn("store under key '{}' refused by this node's validators",
+                 req.key);
+      deliver(false);
+      return;
+    }
     auto key_id = dht_id::of_key(req.key);
     start_lookup(key_id, {}, false, false,
                  [this, req, key_id, deliver](lookup_state& lk) {
@@ -812,6 +821,12 @@ class dht_impl {
             rp.deliver(std::move(ids));
           });
           return rp;
+        },
+        [this](add_validator_atom, validator_ptr& v) -> caf::result<void> {
+          if (!v)
+            return make_error(errc::invalid_argument, "no validator to add");
+          st().validators.add(std::move(v));
+          return caf::unit;
         },
         [this](stats_atom) {
           auto s = st().stats;

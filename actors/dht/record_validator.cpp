@@ -1,6 +1,8 @@
 #include "actors/dht/record_validator.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <optional>
 
 namespace colony::dht {
@@ -68,13 +70,33 @@ std::vector<std::string_view> owners_of(const dht_record& r) {
 } // namespace
 
 void validator_chain::add(std::shared_ptr<const record_validator> validator) {
-  chain_.push_back(std::move(validator));
+  if (!validator)
+    return;
+  for (auto& present : chain_)
+    if (auto merged = present->merged_with(*validator)) {
+      present = std::move(merged);
+      return;
+    }
+  // Kept sorted by priority; equal priorities stay in the order added.
+  auto pos =
+      std::upper_bound(chain_.begin(), chain_.end(), validator->priority(),
+                       [](int p, const auto& v) { return p < v->priority(); });
+  chain_.insert(pos, std::move(validator));
 }
 
 bool validator_chain::validate(const dht_record& record) const {
-  for (auto& v : chain_)
-    if (!v->validate(record))
+  // Outermost layer first: each validator judges what it signed, and the
+  // next one down sees the value without that layer.
+  dht_record layer = record;
+  std::string value;
+  for (auto i = chain_.rbegin(); i != chain_.rend(); ++i) {
+    if (!(*i)->validate(layer))
       return false;
+    if (std::next(i) != chain_.rend()) {
+      value = std::string{(*i)->strip_value(layer)};
+      layer.value = value;
+    }
+  }
   return true;
 }
 

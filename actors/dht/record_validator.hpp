@@ -22,11 +22,14 @@ struct dht_record {
 /// Decides whether a record may be stored, and prepares records for storing.
 /// Validators form a chain (`validator_chain`); every node of a swarm runs
 /// the same chain, so a record refused by one is refused by all.
+/// Implementations are immutable once built: a chain may share them.
 class record_validator {
  public:
   virtual ~record_validator() = default;
 
-  /// Returns true if `record` may be stored or returned to a caller.
+  /// Returns true if `record` may be stored or returned to a caller. In a
+  /// chain, `record.value` is the value with the layers of every validator
+  /// of higher priority stripped: what this validator's `sign_value` made.
   [[nodiscard]] virtual bool validate(const dht_record& record) const = 0;
 
   /// Returns the value to store for `record` (e.g. with a signature added).
@@ -36,12 +39,33 @@ class record_validator {
   /// Returns the value a reader sees (e.g. without the signature).
   [[nodiscard]] virtual std::string_view
   strip_value(const dht_record& record) const = 0;
+
+  /// Where this validator sits in a chain. A higher priority is an outer
+  /// layer of the stored value: it signs last, and validates and strips
+  /// first, so lower ones see the value without its layer.
+  [[nodiscard]] virtual int priority() const noexcept { return 0; }
+
+  /// One validator doing the work of this one and `other`, or nullptr if
+  /// the two do not merge. A chain merges what it can, so that e.g. two
+  /// schemas, one of which refuses keys it does not know, judge together.
+  [[nodiscard]] virtual std::shared_ptr<const record_validator>
+  merged_with(const record_validator& other) const {
+    (void)other;
+    return nullptr;
+  }
 };
 
-/// Validators applied in order: a record passes if every validator accepts;
-/// signing applies every validator, stripping undoes them in reverse.
+/// Validators layered by priority (hivemind's CompositeValidator): signing
+/// applies them from the lowest priority up; validating and stripping go
+/// from the highest down, each validator seeing the value with the higher
+/// layers already stripped. A record passes if every validator accepts.
+/// Example: a schema (priority 0) under signatures (signature_priority)
+/// judges the payload, not the payload plus signature.
 class validator_chain {
  public:
+  /// Merges `validator` into a validator of the chain that takes it (see
+  /// `record_validator::merged_with`), else inserts it after those of its
+  /// priority.
   void add(std::shared_ptr<const record_validator> validator);
 
   [[nodiscard]] bool validate(const dht_record& record) const;
@@ -59,6 +83,10 @@ class validator_chain {
 /// cannot overwrite an owner's record, also after the owner has left.
 class signed_record_validator : public record_validator {
  public:
+  /// Signatures are the outermost layer: they cover what every other
+  /// validator of a chain made of the value.
+  static constexpr int signature_priority = 100;
+
   /// `me` signs records whose marker names this node's peer id.
   explicit signed_record_validator(std::shared_ptr<const identity> me);
 
@@ -73,6 +101,9 @@ class signed_record_validator : public record_validator {
   [[nodiscard]] std::string sign_value(const dht_record& record) const override;
   [[nodiscard]] std::string_view
   strip_value(const dht_record& record) const override;
+  [[nodiscard]] int priority() const noexcept override {
+    return signature_priority;
+  }
 
  private:
   std::shared_ptr<const identity> me_;

@@ -33,6 +33,21 @@ std::string encode(const progress_record& r) {
   return std::string{flat.data(), flat.size()};
 }
 
+dht::record_schema progress_schema(const std::string& run_id) {
+  dht::record_schema s;
+  s.name = "training progress";
+  s.key = progress_key(run_id);
+  s.match = dht::key_match::exact;
+  s.subkey = dht::subkey_rule::required;
+  s.subkey_form = dht::byte_schema::owner_marker();
+  s.value = dht::byte_schema::checked(
+      [](std::string_view bytes) {
+        return static_cast<bool>(decode_progress_record(bytes));
+      },
+      max_progress_bytes);
+  return s;
+}
+
 caf::expected<progress_record> decode_progress_record(std::string_view bytes) {
   if (bytes.size() > max_progress_bytes)
     return make_error(errc::malformed, "progress record of " +

@@ -7,6 +7,7 @@
 // signs the same records with RSA). Pure: the value's codec and bounds.
 
 #include "actors/dht/dht_messages.hpp"
+#include "actors/dht/schema_validator.hpp"
 #include "runtime/peer_id.hpp"
 
 #include <caf/expected.hpp>
@@ -45,6 +46,12 @@ constexpr double max_progress_samples_per_second = 1e9;
 [[nodiscard]] std::string progress_subkey(const peer_id& id);
 
 [[nodiscard]] std::string encode(const progress_record& record);
+
+/// The DHT schema of a run's progress records: under progress_key(run_id)
+/// only subkeys that are one owner marker (signed records), each with a
+/// value `decode_progress_record` accepts. Nodes running the run's tracker
+/// refuse other records at store time, not only its readers.
+[[nodiscard]] dht::record_schema progress_schema(const std::string& run_id);
 
 /// Errors: malformed (not a TrainingProgress, above `max_progress_bytes`,
 /// a negative or non-finite throughput or time, samples or throughput above

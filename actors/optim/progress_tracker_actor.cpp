@@ -1,6 +1,7 @@
 #include "actors/optim/progress_tracker_actor.hpp"
 
 #include "actors/dht/dht_messages.hpp"
+#include "actors/dht/schema_validator.hpp"
 #include "messages/error.hpp"
 
 #include <caf/all.hpp>
@@ -69,6 +70,23 @@ dht::store_request record_request(tracker_actor* self,
 }
 
 void publish(tracker_actor* self);
+
+/// Has the DHT node refuse ill-formed progress records of this run at
+/// store time. Sent before the first publication: CAF keeps one sender's
+/// messages in order, so the schema is in place for every record after.
+void install_progress_schema(tracker_actor* self) {
+  auto& st = self->state;
+  dht::validator_ptr schema =
+      std::make_shared<dht::schema_validator>(std::vector<dht::record_schema>{
+          progress_schema(st.config.options.run_id)});
+  self->request(st.config.dht, st.config.options.dht_timeout,
+                dht::add_validator_atom::value, std::move(schema))
+      .then([] {},
+            [self](const caf::error& err) {
+              log(self).warn("progress of {}: the DHT took no schema: {}",
+                             self->state.config.options.run_id, describe(err));
+            });
+}
 
 /// Publishes now if due, else arms a timer for when it is.
 void publish_when_due(tracker_actor* self) {
@@ -187,6 +205,7 @@ caf::behavior tracker(tracker_actor* self,
   st.config = std::move(config);
   st.key = progress_key(st.config.options.run_id);
   st.subkey = progress_subkey(st.config.self);
+  install_progress_schema(self);
   publish(self);
   fetch(self);
   self->delayed_send(self, st.config.options.metadata_expiration / 3,
