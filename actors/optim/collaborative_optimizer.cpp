@@ -3,7 +3,9 @@
 #include "actors/averaging/decentralized_averager.hpp"
 #include "actors/dht/dht_messages.hpp"
 #include "actors/optim/gradient_accumulator.hpp"
+#include "actors/optim/gradient_averager.hpp"
 #include "actors/optim/optimizer_state.hpp"
+#include "actors/optim/power_sgd_averager.hpp"
 #include "actors/optim/progress_tracker.hpp"
 #include "actors/optim/training_state_metadata.hpp"
 #include "messages/error.hpp"
@@ -58,7 +60,8 @@ struct collaborative_optimizer::impl {
   std::vector<at::Tensor> grad_buffers; ///< the gradient averager's tensors
   std::unique_ptr<gradient_accumulator> accumulator;
   std::unique_ptr<progress_tracker> tracker;
-  std::unique_ptr<decentralized_averager> grad_averager;
+  /// Plain or PowerSGD (options.grad_averager).
+  std::unique_ptr<gradient_averager> grad_averager;
   /// Averages copies of the state (state_buffers), never the live
   /// tensors: a background round must not write a parameter that a forward
   /// pass of the training thread holds. The training thread adds the
@@ -127,6 +130,32 @@ struct collaborative_optimizer::impl {
     return decentralized_averager::create(*swarm.system, std::move(config));
   }
 
+  caf::error start_grad_averager() {
+    if (options.grad_averager == grad_averager_kind::plain) {
+      auto ga = make_averager("_grad_averager", grad_buffers,
+                              std::make_shared<std::mutex>(),
+                              options.grad_compression, false, 0x67);
+      if (!ga)
+        return ga.error();
+      grad_averager = std::make_unique<plain_gradient_averager>(std::move(*ga));
+      return {};
+    }
+    power_sgd_options po;
+    po.rank = options.power_sgd_rank;
+    auto make = [this](int phase, std::vector<at::Tensor> tensors,
+                       std::shared_ptr<std::mutex> lock) {
+      return make_averager(
+          phase == 1 ? "_grad_averager" : "_grad_averager_phase2",
+          std::move(tensors), std::move(lock), options.grad_compression, false,
+          phase == 1 ? 0x67 : 0x68);
+    };
+    auto ga = power_sgd_averager::create(grad_buffers, po, make, swarm.log);
+    if (!ga)
+      return ga.error();
+    grad_averager = std::move(*ga);
+    return {};
+  }
+
   caf::error start(std::vector<at::Tensor> extras) {
     if (options.seed != 0)
       drop_draws.seed(options.seed ^ 0xd7);
@@ -173,12 +202,8 @@ struct collaborative_optimizer::impl {
     if (!options.use_local_updates) {
       for (const auto& p : params)
         grad_buffers.push_back(at::zeros_like(p, at::MemoryFormat::Contiguous));
-      auto ga = make_averager("_grad_averager", grad_buffers,
-                              std::make_shared<std::mutex>(),
-                              options.grad_compression, false, 0x67);
-      if (!ga)
-        return ga.error();
-      grad_averager = std::move(*ga);
+      if (auto err = start_grad_averager())
+        return err;
       accumulator = std::make_unique<gradient_accumulator>(
           optimizer_parameters(*opt), options.reuse_grad_buffers);
     }
@@ -397,12 +422,14 @@ struct collaborative_optimizer::impl {
       return false;
     }
     ++counters.grad_rounds_averaged;
+    counters.grad_bytes_sent += result->bytes_sent;
     report.averaged = true;
     report.group_size = result->group.members.size();
     round_members.clear();
     for (const auto& m : result->group.members)
       if (m.peer.id != swarm.me->peer_id())
         round_members.push_back(m.peer.id);
+    report.grad_bytes_sent = result->bytes_sent;
     log().info("epoch {}: gradients averaged with {} peers in {:.3f} s", epoch,
                report.group_size,
                std::chrono::duration<double>(result->matchmaking_time +

@@ -52,6 +52,9 @@ struct step_report {
   size_t group_size = 0;
   /// Time the gradient round took (matchmaking and all-reduce), if one ran.
   std::chrono::microseconds averaging_time{0};
+  /// Bytes this peer sent in the epoch's gradient round, if it averaged
+  /// (both phases of PowerSGD).
+  uint64_t grad_bytes_sent = 0;
   /// The step found this peer behind the swarm and loaded its state
   /// instead of accumulating.
   bool loaded_state = false;
@@ -71,6 +74,8 @@ struct collaborative_status {
   uint64_t epochs = 0;
   uint64_t grad_rounds_averaged = 0;
   uint64_t grad_rounds_failed = 0;
+  /// Bytes this peer sent in the gradient rounds that averaged.
+  uint64_t grad_bytes_sent = 0;
   uint64_t state_rounds_averaged = 0;
   uint64_t state_rounds_failed = 0;
   uint64_t states_loaded = 0;

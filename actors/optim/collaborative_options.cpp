@@ -4,6 +4,24 @@
 
 namespace colony::optim {
 
+const char* to_string(grad_averager_kind kind) noexcept {
+  switch (kind) {
+  case grad_averager_kind::plain:
+    return "plain";
+  case grad_averager_kind::power_sgd:
+    return "power_sgd";
+  }
+  return "unknown";
+}
+
+std::optional<grad_averager_kind>
+parse_grad_averager_kind(const std::string& text) {
+  for (auto kind : {grad_averager_kind::plain, grad_averager_kind::power_sgd})
+    if (text == to_string(kind))
+      return kind;
+  return std::nullopt;
+}
+
 caf::error validate(const collaborative_options& o) {
   std::vector<std::string> problems;
   auto check = [&](bool ok, std::string what) {
@@ -48,6 +66,13 @@ caf::error validate(const collaborative_options& o) {
   check(!(o.delay_grad_averaging && !o.delay_optimizer_step.value_or(true)),
         "delay_grad_averaging delays the optimizer step too: "
         "delay_optimizer_step cannot be false with it");
+  check(o.power_sgd_rank >= 1 && o.power_sgd_rank <= max_power_sgd_rank,
+        "power_sgd_rank must be in [1, " + std::to_string(max_power_sgd_rank) +
+            "], got " + std::to_string(o.power_sgd_rank));
+  check(!(o.grad_averager == grad_averager_kind::power_sgd &&
+          o.use_local_updates),
+        "use_local_updates averages no gradients: grad_averager = power_sgd "
+        "does not apply");
   check(o.part_size_bytes > 0, "part_size_bytes must be positive");
   check(o.averaging_drop_rate >= 0 && o.averaging_drop_rate <= 1,
         "averaging_drop_rate must be in [0, 1]");

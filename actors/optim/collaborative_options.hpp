@@ -19,6 +19,27 @@
 
 namespace colony::optim {
 
+/// How an epoch's gradients are averaged.
+enum class grad_averager_kind : uint8_t {
+  /// Every gradient element travels (hivemind's GradientAverager).
+  plain,
+  /// Rank-r factors of the large gradient matrices travel, in two all-reduce
+  /// phases, with error feedback (hivemind's PowerSGDGradientAverager;
+  /// power_sgd_averager.hpp).
+  power_sgd,
+};
+
+/// "plain" or "power_sgd".
+[[nodiscard]] const char* to_string(grad_averager_kind kind) noexcept;
+
+/// The kind named `text`, or nullopt.
+[[nodiscard]] std::optional<grad_averager_kind>
+parse_grad_averager_kind(const std::string& text);
+
+/// Most PowerSGD rank accepted (the factors of a rank this high compress
+/// no matrix of fewer than 2^17 columns and rows anyway).
+constexpr int64_t max_power_sgd_rank = int64_t{1} << 16;
+
 /// How peers train one model together: each accumulates gradients until
 /// the swarm together has `target_batch_size` samples, then they average
 /// the gradients, step their optimizers, and go to the next epoch.
@@ -76,6 +97,14 @@ struct collaborative_options {
   /// Help averaging without data: reduce spans for the others, contribute
   /// no gradients; `step()` only joins the swarm's rounds.
   bool auxiliary = false;
+  /// Plain gradient averaging or PowerSGD; PowerSGD averages the gradients
+  /// under the prefixes `{run_id}_grad_averager` (phase 1) and
+  /// `{run_id}_grad_averager_phase2`. Not with use_local_updates.
+  grad_averager_kind grad_averager = grad_averager_kind::plain;
+  /// Rank of PowerSGD's factors (hivemind's averager_rank, which has no
+  /// default; colony's is 4). A gradient matrix whose rank-r factors would
+  /// not save half of its elements goes plain. In [1, max_power_sgd_rank].
+  int64_t power_sgd_rank = 4;
   /// Codecs of gradients, of averaged state and of downloaded state
   /// (size-adaptive: small tensors stay exact).
   averaging::averaging_compression grad_compression;

@@ -388,6 +388,21 @@ key_spec codec_key(Access access) {
           }};
 }
 
+/// How a collaborative trainer averages gradients, by name.
+template <class Access>
+key_spec grad_averager_key(Access access) {
+  return {value_kind::string, [=](node_config& cfg, const key_use& use) {
+            const auto* str = use.value.as_string();
+            if (str == nullptr)
+              return use.fail_type(value_kind::string);
+            auto kind = optim::parse_grad_averager_kind(str->get());
+            if (!kind)
+              return use.fail("unknown gradient averager " +
+                              in_quotes(str->get()) + " (plain, power_sgd)");
+            access(cfg) = *kind;
+          }};
+}
+
 /// A check that accepts only the words in `choices`.
 string_check one_of(std::vector<std::string> choices) {
   return [choices](const std::string& text) -> std::optional<std::string> {
@@ -559,6 +574,14 @@ void add_collaborative_keys(config_schema& s) {
         codec_key([=](node_config& c) -> compression_type& {
           return o(c).grad_compression.codec;
         }));
+  s.add("trainer", "grad_averager",
+        grad_averager_key([=](node_config& c) -> optim::grad_averager_kind& {
+          return o(c).grad_averager;
+        }));
+  s.add(
+      "trainer", "power_sgd_rank",
+      count_key([=](node_config& c) -> int64_t& { return o(c).power_sgd_rank; },
+                1, optim::max_power_sgd_rank));
   s.add("trainer", "state_averaging_compression",
         codec_key([=](node_config& c) -> compression_type& {
           return o(c).state_averaging_compression.codec;

@@ -345,7 +345,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 130u);
+  EXPECT_EQ(keys.size(), 132u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key :
        {"node.listen", "node.client_mode", "transport.peer_timeout",
@@ -692,6 +692,7 @@ TEST(node_config, reads_and_checks_collaborative_trainers) {
       "", {"dht.enabled=true", "trainer.max_epochs=4",
            "trainer.collaborative=true", "trainer.run_id=fm",
            "trainer.target_batch_size=512", "trainer.matchmaking_time=2.5",
+           "trainer.grad_averager=\"power_sgd\"", "trainer.power_sgd_rank=8",
            "trainer.average_opt_statistics=[\"exp_avg_sq\"]",
            "trainer.local_experts=true", "trainer.averaging_drop_rate=0.1"});
   EXPECT_TRUE(ok.trainer.collaborative);
@@ -703,6 +704,21 @@ TEST(node_config, reads_and_checks_collaborative_trainers) {
   EXPECT_EQ(ok.trainer.collaboration.run_id, "fm");
   EXPECT_EQ(ok.trainer.collaboration.target_batch_size, 512u);
   EXPECT_EQ(ok.trainer.collaboration.matchmaking_time.count(), 2500);
+  EXPECT_EQ(ok.trainer.collaboration.grad_averager,
+            optim::grad_averager_kind::power_sgd);
+  EXPECT_EQ(ok.trainer.collaboration.power_sgd_rank, 8);
+  EXPECT_EQ(must_parse("").trainer.collaboration.grad_averager,
+            optim::grad_averager_kind::plain);
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 2\ngrad_averager = "
+                           "\"topk\"\n"),
+                  "unknown gradient averager 'topk' (plain, power_sgd)");
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 2\npower_sgd_rank = 0\n"),
+                  "trainer.power_sgd_rank");
+  EXPECT_CONTAINS(error_of("[dht]\nenabled = true\n[trainer]\nmax_steps = 2\n"
+                           "collaborative = true\nrun_id = \"r\"\n"
+                           "target_batch_size = 64\nuse_local_updates = true\n"
+                           "grad_averager = \"power_sgd\"\n"),
+                  "grad_averager = power_sgd does not apply");
   EXPECT_EQ(ok.trainer.collaboration.average_opt_statistics,
             (std::vector<std::string>{"exp_avg_sq"}));
   EXPECT_CONTAINS(error_of("[trainer]\nmax_epochs = 2\n"),
