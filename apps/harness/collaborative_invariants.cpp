@@ -338,7 +338,7 @@ invariant_result epoch_recovery(const invariant_spec& spec,
           std::string{to_string(f.action)} + " of " + victims +
           format(" at %.1f s (epoch %g): ", f.t, static_cast<double>(epoch)) +
           std::to_string(survivors) +
-          format(" survivors past it within %.1f s; ", worst);
+          format(" survivor(s) past it within %.1f s; ", worst);
     }
   }
   if (checked == 0) {
