@@ -113,6 +113,20 @@ bool out_of_budget(trainer_actor* self) {
          clock_type::now() - self->state.start >= o.max_time;
 }
 
+/// Collaborative training: one line per epoch reached with a digest of the
+/// parameters (parameter_digest.hpp), so that the harness can compare the
+/// trainers of a run at the same epoch.
+void log_epoch_digest(trainer_actor* self, const step_outcome& outcome) {
+  auto& st = self->state;
+  auto d = st.loop->digest_parameters();
+  d.t = std::chrono::duration<double>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count();
+  d.epoch = outcome.epoch;
+  d.loaded_state = outcome.loaded_state;
+  st.config.log->info("{}", format_digest_line(d));
+}
+
 void take_step(trainer_actor* self) {
   auto& st = self->state;
   const auto& o = st.config.options;
@@ -144,6 +158,8 @@ void take_step(trainer_actor* self) {
   st.last_success = clock_type::now();
   st.tracker.on_step(outcome->loss, outcome->samples,
                      outcome->answered_experts);
+  if (o.collaborative && outcome->epoch != st.epoch)
+    log_epoch_digest(self, *outcome);
   st.epoch = outcome->epoch;
   if (o.collaborative)
     st.tracker.on_epoch(outcome->epoch, outcome->epoch_changed,

@@ -4,6 +4,7 @@
 #include "actors/trainer/fashion_mnist.hpp"
 #include "messages/error.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <random>
@@ -51,6 +52,17 @@ struct training_loop::impl {
   int64_t next = 0; // position in `order`
   uint64_t steps = 0;
   uint64_t samples = 0;
+  /// The digest's ±1/sqrt(K) projection, made on first use (float64: the
+  /// sketches of near-equal vectors must not differ by float32 rounding).
+  at::Tensor sketch_matrix;
+
+  /// The parameters as one float64 vector (read under the caller's lock).
+  at::Tensor flat_parameters() const {
+    std::vector<at::Tensor> flat;
+    for (const auto& p : model->parameters())
+      flat.push_back(p.detach().to(torch::kFloat64).reshape(-1));
+    return torch::cat(flat);
+  }
 
   at::Tensor next_batch_rows() {
     auto n = train.size();
@@ -140,6 +152,7 @@ caf::expected<step_outcome> training_loop::step() {
           std::chrono::duration<double>(report->averaging_time).count();
       outcome.swarm_samples_per_s =
           s.collaborative->status().swarm_samples_per_second;
+      outcome.loaded_state = report->loaded_state;
     } else {
       s.optimizer->step();
     }
@@ -232,6 +245,31 @@ caf::error training_loop::write_parameters(const std::string& path) const {
       std::fwrite(all.data_ptr<float>(), 1, bytes, file.get()) != bytes)
     return make_error(errc::io_error, "cannot write " + path);
   return {};
+}
+
+parameter_digest training_loop::digest_parameters() const {
+  auto& s = *self_;
+  at::Tensor flat;
+  {
+    std::unique_lock<std::mutex> guard;
+    if (s.collaborative)
+      guard = s.collaborative->lock_parameters();
+    flat = s.flat_parameters();
+  }
+  if (!s.sketch_matrix.defined() || s.sketch_matrix.size(1) != flat.numel()) {
+    auto gen = at::detail::createCPUGenerator(parameter_sketch_seed);
+    auto k = static_cast<int64_t>(parameter_sketch_size);
+    s.sketch_matrix =
+        (torch::randint(0, 2, {k, flat.numel()}, gen, torch::kFloat64) * 2 -
+         1) /
+        std::sqrt(static_cast<double>(k));
+  }
+  parameter_digest d;
+  d.norm = flat.norm().item<double>();
+  auto sketch = s.sketch_matrix.matmul(flat).contiguous();
+  d.sketch.assign(sketch.data_ptr<double>(),
+                  sketch.data_ptr<double>() + sketch.numel());
+  return d;
 }
 
 } // namespace colony::trainer

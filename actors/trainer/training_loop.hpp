@@ -6,6 +6,7 @@
 
 #include "actors/moe/client/expert_calls.hpp"
 #include "actors/optim/collaborative_optimizer.hpp"
+#include "actors/trainer/parameter_digest.hpp"
 #include "actors/trainer/swarm_access.hpp"
 #include "actors/trainer/trainer_options.hpp"
 
@@ -33,6 +34,9 @@ struct step_outcome {
   bool epoch_changed = false;
   double averaging_s = 0;
   double swarm_samples_per_s = 0;
+  /// Collaborative training: the step loaded the swarm's state (this peer
+  /// was behind) instead of training.
+  bool loaded_state = false;
 };
 
 /// Accuracy on (part of) the test split.
@@ -83,6 +87,12 @@ class training_loop {
   /// Writes the parameters of the model in this process, flat float32
   /// little-endian in `parameters()` order, to `path`. Errors: io_error.
   caf::error write_parameters(const std::string& path) const;
+
+  /// The norm and sketch of the same flat vector (parameter_digest.hpp);
+  /// the caller fills in time and epoch. Reads a consistent copy (under
+  /// the collaborative optimizer's lock). Costs one pass over the
+  /// parameters times `parameter_sketch_size`.
+  [[nodiscard]] parameter_digest digest_parameters() const;
 
   /// Collaborative training: waits for the averaging rounds under way and
   /// applies them (no-op otherwise).

@@ -14,6 +14,9 @@ namespace {
 /// Most members a subset search covers (2^n subsets of the unchanged).
 constexpr size_t max_searched_members = 20;
 
+/// averaging_rounds' `within` (s) when the scenario gives none.
+constexpr double default_round_wait_s = 30;
+
 /// Default bound of a span sum's error when the scenario gives none.
 constexpr double default_sum_tolerance = 1e-3;
 
@@ -136,7 +139,8 @@ invariant_result averaging_exact(const invariant_spec& spec,
 invariant_result averaging_rounds(const invariant_spec& spec,
                                   const harness_run& run) {
   invariant_result r;
-  r.threshold = spec.within_s;
+  auto within = spec.within_s.value_or(default_round_wait_s);
+  r.threshold = within;
   r.holds = true;
   // Successful rounds, in seconds since training started.
   std::vector<double> successes;
@@ -151,10 +155,10 @@ invariant_result averaging_rounds(const invariant_spec& spec,
     last_fault = std::max(last_fault, f.t);
     auto next = std::upper_bound(successes.begin(), successes.end(), f.t);
     auto gap = next == successes.end() ? run.training_s - f.t : *next - f.t;
-    if (next == successes.end() || gap > spec.within_s) {
+    if (next == successes.end() || gap > within) {
       r.holds = false;
       detail += format("no round within %.0f s of the fault at %.1f s; ",
-                       spec.within_s, f.t);
+                       within, f.t);
     }
     r.measured = std::max(r.measured, gap);
   }
@@ -179,7 +183,7 @@ invariant_result averaging_rounds(const invariant_spec& spec,
   }
   r.detail = detail + format("longest wait for a round after a fault: %.1f s "
                              "(bound %.0f s); %g successful rounds in all",
-                             r.measured, spec.within_s,
+                             r.measured, within,
                              static_cast<double>(successes.size()));
   return r;
 }

@@ -1,6 +1,7 @@
 #include "apps/harness/harness_invariants.hpp"
 
 #include "apps/harness/averaging_invariants.hpp"
+#include "apps/harness/collaborative_invariants.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -324,6 +325,21 @@ std::vector<invariant_result> check_invariants(const harness_scenario& scenario,
       break;
     case invariant_kind::averaging_rounds:
       r = averaging_rounds(spec, run);
+      break;
+    case invariant_kind::epoch_progress:
+      r = epoch_progress(spec, run);
+      break;
+    case invariant_kind::epoch_recovery:
+      r = epoch_recovery(spec, run);
+      break;
+    case invariant_kind::parameters_agree:
+      r = parameters_agree(spec, run);
+      break;
+    case invariant_kind::joiner_catches_up:
+      r = joiner_catches_up(spec, run);
+      break;
+    case invariant_kind::swarm_loss_falls:
+      r = swarm_loss_falls(spec, run);
       break;
     }
     r.kind = to_string(spec.kind);

@@ -135,6 +135,18 @@ std::string harness_report_json(const harness_run& run) {
       out << ", \"final_accuracy\": "
           << (n.final_accuracy ? num(*n.final_accuracy) : std::string{"null"})
           << ", \"final_step\": " << num(n.final_step);
+    if (!n.epochs.empty()) {
+      // Collaborative trainers: each epoch reached, [t, epoch, loaded the
+      // state, parameter norm], t in seconds since training started.
+      out << ",\n     \"epochs\": [";
+      for (size_t k = 0; k < n.epochs.size(); ++k) {
+        const auto& d = n.epochs[k];
+        out << (k ? ", " : "") << "[" << num(d.t - run.training_started_at)
+            << ", " << num(d.epoch) << ", " << (d.loaded_state ? 1 : 0) << ", "
+            << num(d.norm) << "]";
+      }
+      out << "]";
+    }
     out << ",\n     \"timeline\": [";
     for (size_t k = 0; k < n.samples.size(); ++k) {
       out << (k ? ",\n       " : "\n       ");
@@ -228,6 +240,8 @@ std::string harness_summary(const harness_run& run) {
       else
         std::snprintf(acc, sizeof(acc), "no evaluation");
       final_text = acc;
+      if (!n.epochs.empty())
+        final_text += ", epoch " + std::to_string(n.epochs.back().epoch);
     } else {
       final_text = n.killed ? "killed" : (n.answered_at_end ? "up" : "silent");
     }

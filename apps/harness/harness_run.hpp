@@ -5,6 +5,7 @@
 // invariants checked. The report (JSON, plot, table) is made from it.
 
 #include "actors/control/node_status.hpp"
+#include "actors/trainer/parameter_digest.hpp"
 #include "apps/harness/harness_scenario.hpp"
 #include "apps/node/averaging_round_log.hpp"
 
@@ -51,6 +52,16 @@ struct harness_node {
   std::vector<std::string> past_logs;
   /// Averaging nodes: the round lines of all its logs, in order.
   std::vector<averaging_round_record> rounds;
+  /// Collaborative trainers: the epoch lines of all its logs, in order.
+  std::vector<trainer::parameter_digest> epochs;
+};
+
+/// The collaborative trainers' round settings (the largest over the
+/// scenario's trainers), from which the epoch invariants derive their
+/// bounds.
+struct collaboration_settings {
+  double matchmaking_s = 0;
+  double averaging_timeout_s = 0;
 };
 
 struct applied_fault {
@@ -86,6 +97,8 @@ struct harness_run {
   std::vector<harness_node> nodes;
   std::vector<applied_fault> faults;
   std::vector<invariant_result> invariants;
+  /// Set if the scenario has collaborative trainers.
+  std::optional<collaboration_settings> collaboration;
   /// The fault-free run's final accuracy per trainer, if one ran.
   std::optional<std::vector<double>> baseline_accuracy;
 

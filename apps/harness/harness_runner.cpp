@@ -3,6 +3,7 @@
 #include "actors/control/control_client.hpp"
 #include "apps/harness/garbage_sender.hpp"
 #include "apps/node/node.hpp"
+#include "apps/node/node_config.hpp"
 #include "apps/output/metrics_csv.hpp"
 #include "apps/swarm/swarm_launcher.hpp"
 #include "messages/error.hpp"
@@ -46,6 +47,33 @@ std::string format_seconds(double t) {
   return buf;
 }
 
+/// The round settings of the swarm's collaborative trainers (the largest
+/// of each), or nullopt if none trains collaboratively. Configs were
+/// checked before the run.
+std::optional<collaboration_settings>
+collaboration_of(const swarm_spec& swarm) {
+  std::optional<collaboration_settings> out;
+  for (const auto& n : swarm.nodes) {
+    if (n.role != swarm_role::trainer)
+      continue;
+    auto cfg = load_node_config(n.config, n.overrides);
+    if (!cfg || !cfg->trainer.collaborative)
+      continue;
+    const auto& o = cfg->trainer.collaboration;
+    auto seconds = [](std::chrono::milliseconds ms) {
+      return static_cast<double>(ms.count()) / 1000;
+    };
+    if (!out)
+      out.emplace();
+    out->matchmaking_s =
+        std::max(out->matchmaking_s, seconds(o.matchmaking_time));
+    out->averaging_timeout_s =
+        std::max(out->averaging_timeout_s,
+                 seconds(o.allreduce_timeout.value_or(o.averaging_timeout)));
+  }
+  return out;
+}
+
 /// One run's moving parts.
 class harness_session {
  public:
@@ -73,7 +101,8 @@ class harness_session {
     return std::chrono::duration<double>(clock_type::now() - t0_).count();
   }
   [[nodiscard]] bool running(size_t i) {
-    return !launcher_.members()[i].exit_status;
+    const auto& m = launcher_.members()[i];
+    return !m.held && !m.exit_status;
   }
   void sample(double t, milliseconds timeout);
   void check_exits(double t);
@@ -120,19 +149,20 @@ bool harness_session::start() {
   for (auto role : {swarm_role::dht, swarm_role::server, swarm_role::trainer})
     extra.emplace_back(role, "node.control_peers=" + me);
   launcher_.keep_member_state(true);
+  launcher_.hold_back(scenario_.held_back());
   auto timeout =
       milliseconds(static_cast<int64_t>(scenario_.start_timeout_s * 1000));
   auto err = launcher_.start(
       scenario_.swarm, extra,
       [this](const swarm_member& m, size_t done, size_t total) {
-        say("started " + m.name + " (" + std::to_string(done) + "/" +
-            std::to_string(total) + ")" +
+        say((m.held ? "held back " : "started ") + m.name + " (" +
+            std::to_string(done) + "/" + std::to_string(total) + ")" +
             (m.address.empty() ? "" : " at " + m.address));
       },
       timeout);
   if (!err)
     for (auto& m : launcher_.members())
-      if (m.role == swarm_role::trainer && m.address.empty())
+      if (m.role == swarm_role::trainer && m.address.empty() && !m.held)
         if ((err = launcher_.await_address(m, timeout)))
           err = make_error(errc::io_error, m.name + " " + error_reason(err));
   for (auto& m : launcher_.members()) {
@@ -145,6 +175,7 @@ bool harness_session::start() {
     run_.nodes.push_back(std::move(n));
   }
   faults_.resize(launcher_.members().size());
+  run_.collaboration = collaboration_of(scenario_.swarm);
   if (err) {
     run_.failure = "the swarm did not start: " + error_reason(err);
     return false;
@@ -289,6 +320,16 @@ void harness_session::apply_to(const fault_spec& fault, size_t i,
     m.process.signal(SIGCONT);
     n.frozen = false;
     return;
+  case fault_action::start: {
+    auto timeout =
+        milliseconds(static_cast<int64_t>(scenario_.start_timeout_s * 1000));
+    if (auto err = launcher_.start_held(m, timeout)) {
+      fail(error_reason(err));
+      return;
+    }
+    n.address = m.address;
+    return;
+  }
   case fault_action::restart: {
     auto timeout =
         milliseconds(static_cast<int64_t>(scenario_.start_timeout_s * 1000));
@@ -414,6 +455,9 @@ applied_fault harness_session::apply(const fault_spec& fault, size_t index) {
     switch (fault.action) {
     case fault_action::restart:
       ok = n.killed;
+      break;
+    case fault_action::start:
+      ok = launcher_.members()[i].held;
       break;
     case fault_action::freeze:
       ok = running(i) && !n.frozen;
@@ -560,9 +604,12 @@ void harness_session::finish() {
     logs.push_back(n.log_path);
     for (const auto& path : logs) {
       std::ifstream in(path);
-      for (std::string line; std::getline(in, line);)
+      for (std::string line; std::getline(in, line);) {
         if (auto record = parse_round_line(line))
           n.rounds.push_back(std::move(*record));
+        else if (auto digest = trainer::parse_digest_line(line))
+          n.epochs.push_back(std::move(*digest));
+      }
     }
   }
   for (size_t i = 0; i < members.size(); ++i) {

@@ -37,6 +37,8 @@ const char* to_string(fault_action action) noexcept {
     return "garbage";
   case fault_action::poison:
     return "poison";
+  case fault_action::start:
+    return "start";
   }
   return "?";
 }
@@ -61,6 +63,16 @@ const char* to_string(invariant_kind kind) noexcept {
     return "averaging_exact";
   case invariant_kind::averaging_rounds:
     return "averaging_rounds";
+  case invariant_kind::epoch_progress:
+    return "epoch_progress";
+  case invariant_kind::epoch_recovery:
+    return "epoch_recovery";
+  case invariant_kind::parameters_agree:
+    return "parameters_agree";
+  case invariant_kind::joiner_catches_up:
+    return "joiner_catches_up";
+  case invariant_kind::swarm_loss_falls:
+    return "swarm_loss_falls";
   }
   return "?";
 }
@@ -91,6 +103,16 @@ bool harness_scenario::needs_baseline() const {
   });
 }
 
+std::vector<std::string> harness_scenario::held_back() const {
+  std::vector<std::string> names;
+  for (const auto& f : faults)
+    if (f.action == fault_action::start)
+      for (const auto& n : f.targets.names)
+        if (std::find(names.begin(), names.end(), n) == names.end())
+          names.push_back(n);
+  return names;
+}
+
 std::vector<std::string> member_names(const swarm_spec& swarm) {
   std::vector<std::string> names;
   for (auto role : {swarm_role::dht, swarm_role::server, swarm_role::trainer}) {
@@ -110,14 +132,16 @@ constexpr fault_action all_actions[] = {
     fault_action::kill,      fault_action::freeze, fault_action::thaw,
     fault_action::restart,   fault_action::delay,  fault_action::drop,
     fault_action::partition, fault_action::heal,   fault_action::garbage,
-    fault_action::poison};
+    fault_action::poison,    fault_action::start};
 
 constexpr invariant_kind all_invariants[] = {
-    invariant_kind::no_crash,         invariant_kind::loss_falls,
-    invariant_kind::final_accuracy,   invariant_kind::accuracy_vs_baseline,
-    invariant_kind::dht_get_success,  invariant_kind::rss_growth,
-    invariant_kind::trainer_progress, invariant_kind::averaging_exact,
-    invariant_kind::averaging_rounds};
+    invariant_kind::no_crash,          invariant_kind::loss_falls,
+    invariant_kind::final_accuracy,    invariant_kind::accuracy_vs_baseline,
+    invariant_kind::dht_get_success,   invariant_kind::rss_growth,
+    invariant_kind::trainer_progress,  invariant_kind::averaging_exact,
+    invariant_kind::averaging_rounds,  invariant_kind::epoch_progress,
+    invariant_kind::epoch_recovery,    invariant_kind::parameters_agree,
+    invariant_kind::joiner_catches_up, invariant_kind::swarm_loss_falls};
 
 const char* const garbage_kind_names[] = {
     "random_bytes", "truncated_frame", "oversized_length", "wrong_handshake"};
@@ -282,7 +306,7 @@ void read_fault(const toml::table& table,
         p.add_at(value.source(), full +
                                      ": expected one of kill, freeze, thaw, "
                                      "restart, delay, drop, partition, heal, "
-                                     "garbage, poison");
+                                     "garbage, poison, start");
       } else {
         f.action = *it;
       }
@@ -365,6 +389,9 @@ void read_fault(const toml::table& table,
   if (f.action == fault_action::delay && f.delay.count() == 0 &&
       f.jitter.count() == 0)
     p.add_at(table.source(), "a delay needs delay_ms or jitter_ms");
+  // A held-back node is named: a role would hold back all of its nodes.
+  if (f.action == fault_action::start && has_target && f.targets.names.empty())
+    p.add_at(table.source(), "a start needs node names as its target");
   if (f.garbage_kinds.empty())
     f.garbage_kinds.assign(std::begin(garbage_kind_names),
                            std::end(garbage_kind_names));
@@ -389,7 +416,9 @@ void read_invariant(const toml::table& table, invariant_spec& inv,
                  full + ": expected one of no_crash, loss_falls, "
                         "final_accuracy, accuracy_vs_baseline, "
                         "dht_get_success, rss_growth, trainer_progress, "
-                        "averaging_exact, averaging_rounds");
+                        "averaging_exact, averaging_rounds, epoch_progress, "
+                        "epoch_recovery, parameters_agree, "
+                        "joiner_catches_up, swarm_loss_falls");
       else
         inv.kind = *it;
       has_kind = true;
@@ -409,19 +438,29 @@ void read_invariant(const toml::table& table, invariant_spec& inv,
     } else if (name == "within") {
       if (auto x = read_number(value, full, p))
         inv.within_s = *x;
+    } else if (name == "heal_epochs") {
+      if (auto n = read_count(value, full, p))
+        inv.heal_epochs = *n;
     } else {
       p.add_at(key.source(), "unknown key '" + name +
                                  "' in [[invariants]] (kind, min, "
                                  "max_drop_points, max_percent, min_steps, "
-                                 "tolerance, after, warmup, within)");
+                                 "tolerance, after, warmup, within, "
+                                 "heal_epochs)");
     }
   }
   if (!has_kind) {
     p.add_at(table.source(), "[[invariants]] needs a kind");
     return;
   }
+  // The collaborative kinds have defaults for their minimums.
   bool needs_threshold = inv.kind != invariant_kind::no_crash &&
-                         inv.kind != invariant_kind::loss_falls;
+                         inv.kind != invariant_kind::loss_falls &&
+                         inv.kind != invariant_kind::epoch_progress &&
+                         inv.kind != invariant_kind::epoch_recovery &&
+                         inv.kind != invariant_kind::parameters_agree &&
+                         inv.kind != invariant_kind::joiner_catches_up &&
+                         inv.kind != invariant_kind::swarm_loss_falls;
   if (needs_threshold && !has_threshold)
     p.add_at(table.source(), std::string{"invariant "} + to_string(inv.kind) +
                                  " needs its bound (min, max_drop_points, "

@@ -27,6 +27,7 @@ enum class fault_action {
   heal,      ///< transport: clear delay, drop and partition
   garbage,   ///< malformed bytes sent to the node's port
   poison,    ///< the node's experts answer NaN or wrong shapes (or off)
+  start,     ///< start a node held back at launch (a late joiner)
 };
 
 [[nodiscard]] const char* to_string(fault_action action) noexcept;
@@ -105,6 +106,26 @@ enum class invariant_kind {
   /// seconds, and every surviving averaging node averages at least `min`
   /// times after the last fault.
   averaging_rounds,
+  /// Collaborative trainers (apps/harness/collaborative_invariants.hpp):
+  /// the swarm's epoch grows with no gap longer than `within` after
+  /// `warmup`, reaches `min`, and every surviving trainer ends within one
+  /// epoch of it.
+  epoch_progress,
+  /// After each kill or freeze of a trainer, every other trainer reaches
+  /// the next epoch within `within` seconds.
+  epoch_recovery,
+  /// Trainers at the same epoch hold the same parameters, within
+  /// `tolerance` (relative L2 distance); a disagreement heals within
+  /// `heal_epochs` epochs; at least `min` epochs compared.
+  parameters_agree,
+  /// Each trainer started late or restarted reaches the swarm's epoch
+  /// within `within` seconds by loading the state, and then agrees with
+  /// the others at `min` epochs or more.
+  joiner_catches_up,
+  /// The trainers' training loss, pooled: the mean of the last quarter of
+  /// the run below the mean of the first quarter (times 1 + `tolerance`),
+  /// and every survivor's last-quarter mean below that first-quarter mean.
+  swarm_loss_falls,
 };
 
 [[nodiscard]] const char* to_string(invariant_kind kind) noexcept;
@@ -118,8 +139,11 @@ struct invariant_spec {
   double tolerance = 0;
   std::optional<double> after_s;
   double warmup_s = 10;
-  /// `within`: seconds (averaging_rounds).
-  double within_s = 30;
+  /// `within`: seconds (averaging_rounds: 30 if not given; the epoch
+  /// invariants derive theirs from the trainers' settings if not given).
+  std::optional<double> within_s;
+  /// `heal_epochs`: parameters_agree.
+  uint64_t heal_epochs = 3;
   std::string origin;
 };
 
@@ -143,6 +167,9 @@ struct harness_scenario {
 
   /// Whether an invariant needs a fault-free run first.
   [[nodiscard]] bool needs_baseline() const;
+
+  /// The nodes a `start` fault names: held back at launch.
+  [[nodiscard]] std::vector<std::string> held_back() const;
 };
 
 /// Parses a scenario. Errors (errc::bad_config), all of them at once, as

@@ -4,6 +4,7 @@
 
 #include "messages/error.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -101,6 +102,12 @@ caf::error swarm_launcher::start_one(swarm_role role, size_t index,
     argv.push_back("--set=" + o);
   m.argv = argv;
   m.address_file = address_file;
+  if (std::find(held_back_.begin(), held_back_.end(), m.name) !=
+      held_back_.end()) {
+    m.held = true;
+    members_.push_back(std::move(m));
+    return {};
+  }
   auto proc = child_process::spawn(argv, m.log_path);
   if (!proc)
     return proc.error();
@@ -164,9 +171,24 @@ caf::error swarm_launcher::restart(swarm_member& m,
   return await_address(m, timeout);
 }
 
+caf::error swarm_launcher::start_held(swarm_member& m,
+                                      std::chrono::milliseconds timeout) {
+  if (!m.held)
+    return make_error(errc::invalid_argument,
+                      m.name + " was not held back at launch");
+  auto proc = child_process::spawn(m.argv, m.log_path);
+  if (!proc)
+    return proc.error();
+  m.process = std::move(*proc);
+  m.held = false;
+  return await_address(m, timeout);
+}
+
 std::vector<swarm_member*> swarm_launcher::poll_exited() {
   std::vector<swarm_member*> result;
   for (auto& m : members_) {
+    if (m.held)
+      continue;
     if (!m.exit_status) {
       auto status = m.process.wait_for(std::chrono::milliseconds(0));
       if (status >= 0)
@@ -182,10 +204,10 @@ void swarm_launcher::stop_all(std::chrono::milliseconds grace) {
   for (auto role : {swarm_role::trainer, swarm_role::server, swarm_role::dht}) {
     // Signal a whole role first, then wait: they shut down in parallel.
     for (auto& m : members_)
-      if (m.role == role && !m.exit_status)
+      if (m.role == role && !m.exit_status && !m.held)
         m.process.signal(SIGTERM);
     for (auto& m : members_)
-      if (m.role == role && !m.exit_status)
+      if (m.role == role && !m.exit_status && !m.held)
         m.exit_status = m.process.stop(grace);
   }
 }

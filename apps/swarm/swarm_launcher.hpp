@@ -38,6 +38,9 @@ struct swarm_member {
   std::string address_file;
   /// Times it was restarted.
   size_t restarts = 0;
+  /// Held back at launch and not started yet (see `hold_back`): it has
+  /// its arguments but no process.
+  bool held = false;
 };
 
 class swarm_launcher {
@@ -69,6 +72,15 @@ class swarm_launcher {
   /// dir, kept across restarts: its identity (`NAME.key`) and, for servers,
   /// its checkpoints (`NAME-checkpoints/`).
   void keep_member_state(bool keep) noexcept { keep_member_state_ = keep; }
+
+  /// Members with these names (`trainer-4`) are prepared by `start` but
+  /// not started; `start_held` starts them later (late joiners).
+  void hold_back(std::vector<std::string> names) {
+    held_back_ = std::move(names);
+  }
+
+  /// Starts a held-back member and waits for its address.
+  caf::error start_held(swarm_member& m, std::chrono::milliseconds timeout);
 
   /// Waits until `m` announced its address (trainers announce theirs after
   /// joining the swarm, so `start` does not wait for them).
@@ -106,6 +118,7 @@ class swarm_launcher {
   std::string bootstrap_;
   std::vector<swarm_member> members_;
   bool keep_member_state_ = false;
+  std::vector<std::string> held_back_;
 };
 
 } // namespace colony::apps

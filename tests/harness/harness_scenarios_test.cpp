@@ -114,6 +114,10 @@ TEST(harness, averaging_churn) {
   run_scenario("averaging-churn", /*plotted=*/false);
 }
 
+TEST(harness, collaborative_churn) {
+  run_scenario("collaborative-churn");
+}
+
 TEST(harness, an_interrupt_stops_every_process_it_started) {
   auto source = std::filesystem::path{COLONY_SOURCE_DIR} / "configs" /
                 "harness" / "short" / "expert-churn.toml";

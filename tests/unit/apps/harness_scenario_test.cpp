@@ -248,3 +248,53 @@ TEST(harness_scenario, every_shipped_scenario_parses_in_both_forms) {
   ASSERT_TRUE(bad_peers);
   EXPECT_EQ(bad_peers->faults.size(), 5u);
 }
+
+TEST(harness_scenario, collaborative_churn_holds_back_its_late_joiner) {
+  auto dir = std::filesystem::path{COLONY_SOURCE_DIR} / "configs" / "harness";
+  for (auto [path, joiner] :
+       {std::pair{dir / "collaborative-churn.toml", "trainer-5"},
+        std::pair{dir / "short" / "collaborative-churn.toml", "trainer-4"}}) {
+    auto s = load_harness_scenario(path.string());
+    ASSERT_TRUE(s) << path << ": " << error_reason(s.error());
+    EXPECT_EQ(s->held_back(), std::vector<std::string>{joiner}) << path;
+    EXPECT_EQ(s->invariants.front().kind, invariant_kind::no_crash) << path;
+    for (const auto& n : s->swarm.nodes)
+      EXPECT_TRUE(std::filesystem::exists(n.config)) << n.config;
+  }
+  auto short_form = load_harness_scenario(
+      (dir / "short" / "collaborative-churn.toml").string());
+  ASSERT_TRUE(short_form);
+  EXPECT_LE(short_form->duration_s, 60);
+}
+
+TEST(harness_scenario, a_start_names_its_nodes) {
+  auto text = std::string{R"(
+[[nodes]]
+role = "dht"
+config = "dht.toml"
+[[nodes]]
+role = "trainer"
+config = "trainer.toml"
+count = 2
+[[faults]]
+at = 5
+action = "start"
+target = "trainer"
+[[invariants]]
+kind = "parameters_agree"
+heal_epochs = 2
+tolerance = 0.001
+)"};
+  auto bad = parse_harness_scenario(text, "s.toml", ".");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(error_reason(bad.error()).find("a start needs node names"),
+            std::string::npos)
+      << error_reason(bad.error());
+  auto pos = text.find("target = \"trainer\"");
+  text.replace(pos, 18, "target = \"trainer-2\"");
+  auto good = parse_harness_scenario(text, "s.toml", ".");
+  ASSERT_TRUE(good) << error_reason(good.error());
+  EXPECT_EQ(good->held_back(), std::vector<std::string>{"trainer-2"});
+  EXPECT_EQ(good->invariants.front().heal_epochs, 2u);
+  EXPECT_FALSE(good->invariants.front().within_s);
+}
