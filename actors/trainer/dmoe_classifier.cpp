@@ -115,4 +115,13 @@ moe::expert_call_stats DmoeClassifierImpl::call_stats() const {
   return total;
 }
 
+trainer_model make_trainer_model(const trainer_options& options,
+                                 const swarm_access& swarm) {
+  trainer_model m;
+  m.model = DmoeClassifier(options, swarm);
+  m.optimizer = std::make_shared<torch::optim::Adam>(
+      m.model->parameters(), torch::optim::AdamOptions(options.learning_rate));
+  return m;
+}
+
 } // namespace colony::trainer

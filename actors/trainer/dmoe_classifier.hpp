@@ -9,6 +9,9 @@
 #include "actors/trainer/swarm_access.hpp"
 #include "actors/trainer/trainer_options.hpp"
 
+#include <torch/optim/adam.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,5 +57,16 @@ class DmoeClassifierImpl : public torch::nn::Module {
 };
 
 TORCH_MODULE(DmoeClassifier);
+
+/// The trainer's model and its optimizer (Adam at `learning_rate`): what
+/// every trainer builds, and an auxiliary peer of a collaborative run for
+/// the averaged tensors' shapes. Throws std::invalid_argument (options
+/// that make no model).
+struct trainer_model {
+  DmoeClassifier model{nullptr};
+  std::shared_ptr<torch::optim::Adam> optimizer;
+};
+[[nodiscard]] trainer_model make_trainer_model(const trainer_options& options,
+                                               const swarm_access& swarm);
 
 } // namespace colony::trainer

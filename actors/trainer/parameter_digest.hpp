@@ -5,10 +5,10 @@
 // trainers of a run hold the same parameters at the same epoch. A hash would
 // not do: an all-reduce leaves the members equal only up to rounding (each
 // adds the delta `mean - own` to its own values). So the digest is the L2
-// norm plus a random projection (a Johnson-Lindenstrauss sketch: a fixed
-// ±1/sqrt(K) matrix of `parameter_sketch_size` rows times the flat vector),
-// whose difference between two trainers estimates the L2 distance of their
-// parameters. Pure: formatting, parsing and comparing only.
+// norm plus a random projection (a count sketch: each element, times a
+// fixed random sign, adds to one of `parameter_sketch_size` fixed random
+// buckets), whose difference between two trainers estimates the L2
+// distance of their parameters. Pure: formatting, parsing and comparing only.
 //
 // Format, on one line after the logger's prefix:
 //   collaborative-epoch t=UNIX_S epoch=E loaded=0|1 norm=N sketch=S,S,...
@@ -30,7 +30,7 @@ constexpr std::string_view parameter_digest_marker = "collaborative-epoch ";
 /// divergence (1e-3 and up).
 constexpr size_t parameter_sketch_size = 16;
 
-/// Seed of the sketch's ±1 matrix: the same in every trainer.
+/// Seed of the sketch's buckets and signs: the same in every trainer.
 constexpr uint64_t parameter_sketch_seed = 0x5eed'd16e'57ull;
 
 /// One trainer's parameters when it reached an epoch.

@@ -81,12 +81,13 @@ void finish(trainer_actor* self, std::string error) {
     st.loop->finish_collaboration();
     if (auto c = st.loop->collaboration()) {
       result.epoch = c->local_epoch;
+      // One line in a fixed form: `colony bench collaborative` reads it.
       st.config.log->info("collaborative training: epoch {}, {} gradient "
                           "rounds averaged, {} failed, {} states loaded, "
-                          "{:.1f} s averaging",
+                          "{:.1f} s averaging, {} gradient bytes sent",
                           c->local_epoch, c->grad_rounds_averaged,
                           c->grad_rounds_failed, c->states_loaded,
-                          c->averaging_seconds);
+                          c->averaging_seconds, c->grad_bytes_sent);
     }
     if (!st.config.options.final_parameters.empty())
       if (auto err =

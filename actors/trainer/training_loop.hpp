@@ -90,8 +90,8 @@ class training_loop {
 
   /// The norm and sketch of the same flat vector (parameter_digest.hpp);
   /// the caller fills in time and epoch. Reads a consistent copy (under
-  /// the collaborative optimizer's lock). Costs one pass over the
-  /// parameters times `parameter_sketch_size`.
+  /// the collaborative optimizer's lock). Costs a pass over the
+  /// parameters.
   [[nodiscard]] parameter_digest digest_parameters() const;
 
   /// Collaborative training: waits for the averaging rounds under way and

@@ -7,14 +7,17 @@
 //            process on loopback with batch = target_batch_size / P
 //   drop     the P = drop_peers run again, each peer failing a share of its
 //            gradient rounds at random (averaging_drop_rate)
+//   power_sgd the P = drop_peers run with PowerSGD gradient averaging
 // The model is the trainer's with every expert in its own process
 // (local_experts), so that every parameter goes through the optimizer.
 // Reported: final test accuracy (all 10,000 test images) and its
 // difference to the baseline, seconds spent averaging per epoch and their
-// share of the wall time, and the largest difference between the peers'
+// share of the wall time, gradient bytes each peer sent per epoch, the
+// share of failed rounds, and the largest difference between the peers'
 // final parameters.
 
-#include "actors/trainer/training_loop.hpp"
+#include "actors/trainer/trainer_options.hpp"
+#include "apps/bench/local_training.hpp"
 #include "apps/cli/commands.hpp"
 #include "apps/output/metrics_csv.hpp"
 #include "apps/swarm/parameter_files.hpp"
@@ -35,7 +38,7 @@ namespace colony::apps {
 namespace {
 
 struct collaborative_args {
-  uint64_t epochs = 300;
+  uint64_t epochs = 200;
   uint64_t target_batch_size = 512;
   std::vector<size_t> peers{1, 2, 4};
   std::vector<uint64_t> seeds{1, 2};
@@ -46,7 +49,9 @@ struct collaborative_args {
   double matchmaking_time = 3;
   double averaging_timeout = 30;
   std::string keep_dir;
-  std::string log_level = "warn";
+  /// PowerSGD's rank for a run of drop_peers peers with PowerSGD (0: none).
+  int64_t power_sgd_rank = 4;
+  std::string log_level = "info";
   bool json = false;
 };
 
@@ -64,6 +69,10 @@ struct run_outcome {
   double steady_averaging_share = 0;
   /// Largest difference between two peers' final parameters (P >= 2).
   std::optional<double> parameter_difference;
+  /// Gradient bytes each peer sent per epoch, and the share of its
+  /// gradient rounds that failed (means over peers).
+  double grad_bytes_per_epoch = 0;
+  double failed_rounds = 0;
 };
 
 std::string model_section(const collaborative_args& a) {
@@ -87,31 +96,14 @@ caf::expected<run_outcome> run_single(const collaborative_args& a,
   o.batch_size = a.target_batch_size;
   o.max_steps = a.epochs;
   o.seed = seed;
-  auto began = std::chrono::steady_clock::now();
-  auto loop = trainer::training_loop::make(o, {});
-  if (!loop)
-    return loop.error();
-  for (uint64_t i = 0; i < a.epochs; ++i)
-    if (auto step = (*loop)->step(); !step)
-      return step.error();
-  auto ev = (*loop)->evaluate(0);
-  if (!ev)
-    return ev.error();
+  auto local = train_locally(o, a.epochs);
+  if (!local)
+    return local.error();
   run_outcome out;
-  out.accuracy = ev->accuracy;
-  out.epochs = (*loop)->steps();
-  out.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
-          .count();
+  out.accuracy = local->accuracy;
+  out.epochs = local->steps;
+  out.seconds = local->seconds;
   return out;
-}
-
-caf::error write_file(const std::string& path, const std::string& text) {
-  std::ofstream out{path};
-  out << text;
-  if (!out)
-    return make_error(errc::io_error, "cannot write " + path);
-  return {};
 }
 
 /// One peer's figures from its metrics CSV.
@@ -122,7 +114,39 @@ struct peer_figures {
   double averaging = 0;        // seconds in rounds over the whole run
   double steady_averaging = 0; // the same after the first record
   double steady_seconds = 0;
+  uint64_t rounds_averaged = 0;
+  uint64_t rounds_failed = 0;
+  uint64_t grad_bytes = 0;
 };
+
+/// Reads the trainer's closing line (actors/trainer/trainer.cpp):
+/// `collaborative training: epoch E, A gradient rounds averaged, F failed,
+/// L states loaded, S s averaging, B gradient bytes sent`.
+caf::error read_closing_line(const std::string& log_path, peer_figures& f) {
+  std::ifstream in{log_path};
+  const std::string marker = "collaborative training: epoch ";
+  for (std::string line; std::getline(in, line);) {
+    auto at = line.find(marker);
+    if (at == std::string::npos)
+      continue;
+    unsigned long long epoch = 0, averaged = 0, failed = 0, loaded = 0,
+                       bytes = 0;
+    double seconds = 0;
+    if (std::sscanf(line.c_str() + at + marker.size(),
+                    "%llu, %llu gradient rounds averaged, %llu failed, %llu "
+                    "states loaded, %lf s averaging, %llu gradient bytes sent",
+                    &epoch, &averaged, &failed, &loaded, &seconds,
+                    &bytes) == 6) {
+      f.rounds_averaged = averaged;
+      f.rounds_failed = failed;
+      f.grad_bytes = bytes;
+      return {};
+    }
+  }
+  return make_error(errc::malformed,
+                    log_path +
+                        " has no closing line of collaborative training");
+}
 
 caf::expected<peer_figures> read_peer(const swarm_member& m) {
   auto rows = read_metrics_csv(m.metrics_csv);
@@ -150,9 +174,18 @@ caf::expected<peer_figures> read_peer(const swarm_member& m) {
   return f;
 }
 
+/// What differs between the runs of several peers.
+struct peers_variant {
+  size_t peers = 2;
+  double drop_rate = 0;
+  bool power_sgd = false;
+};
+
 caf::expected<run_outcome> run_peers(const collaborative_args& a, uint64_t seed,
-                                     size_t peers, double drop_rate,
+                                     const peers_variant& v,
                                      const std::string& dir) {
+  const auto peers = v.peers;
+  const auto drop_rate = v.drop_rate;
   std::filesystem::create_directories(dir);
   const std::string node = "[node]\nlisten = \"127.0.0.1:0\"\n"
                            "log_level = \"" +
@@ -171,11 +204,15 @@ caf::expected<run_outcome> run_peers(const collaborative_args& a, uint64_t seed,
           << "matchmaking_time = " << a.matchmaking_time << "\n"
           << "averaging_timeout = " << a.averaging_timeout << "\n"
           << "averaging_drop_rate = " << drop_rate << "\n"
+          << "grad_averager = \"" << (v.power_sgd ? "power_sgd" : "plain")
+          << "\"\n"
+          << "power_sgd_rank = " << std::max<int64_t>(1, a.power_sgd_rank)
+          << "\n"
           << "eval_every = 0\n"
           << "report_every = 10\n";
-  if (auto err = write_file(dir + "/dht.toml", node))
+  if (auto err = write_text_file(dir + "/dht.toml", node))
     return err;
-  if (auto err = write_file(dir + "/trainer.toml", trainer.str()))
+  if (auto err = write_text_file(dir + "/trainer.toml", trainer.str()))
     return err;
   swarm_spec spec;
   spec.nodes.push_back({swarm_role::dht, dir + "/dht.toml", 1, {}});
@@ -217,6 +254,16 @@ caf::expected<run_outcome> run_peers(const collaborative_args& a, uint64_t seed,
     auto f = read_peer(m);
     if (!f)
       return f.error();
+    if (auto err = read_closing_line(m.log_path, *f))
+      return err;
+    if (f->epochs > 0)
+      out.grad_bytes_per_epoch += static_cast<double>(f->grad_bytes) /
+                                  static_cast<double>(f->epochs) /
+                                  static_cast<double>(peers);
+    if (auto rounds = f->rounds_averaged + f->rounds_failed; rounds > 0)
+      out.failed_rounds += static_cast<double>(f->rounds_failed) /
+                           static_cast<double>(rounds) /
+                           static_cast<double>(peers);
     accuracy += f->accuracy;
     out.seconds = std::max(out.seconds, f->seconds);
     out.epochs = std::max(out.epochs, f->epochs);
@@ -246,10 +293,12 @@ std::string outcome_json(const run_outcome& o) {
   std::snprintf(buffer, sizeof(buffer),
                 "{\"test_accuracy\": %.4f, \"epochs\": %llu, \"seconds\": "
                 "%.1f, \"averaging_s_per_epoch\": %.4f, \"averaging_share\": "
-                "%.4f, \"steady_averaging_share\": %.4f",
+                "%.4f, \"steady_averaging_share\": %.4f, "
+                "\"grad_bytes_per_epoch\": %.0f, \"failed_rounds\": %.4f",
                 o.accuracy, static_cast<unsigned long long>(o.epochs),
                 o.seconds, o.averaging_per_epoch, o.averaging_share,
-                o.steady_averaging_share);
+                o.steady_averaging_share, o.grad_bytes_per_epoch,
+                o.failed_rounds);
   std::string text = buffer;
   if (o.parameter_difference) {
     std::snprintf(buffer, sizeof(buffer), ", \"max_parameter_difference\": %g",
@@ -259,13 +308,36 @@ std::string outcome_json(const run_outcome& o) {
   return text + "}";
 }
 
-/// The runs of one seed.
-struct seed_outcome {
-  uint64_t seed = 0;
-  run_outcome single;
-  std::vector<std::pair<size_t, run_outcome>> peers;
-  run_outcome dropped;
+/// A run of one seed: "single", "peers=P", "drop" or "power_sgd".
+struct named_run {
+  std::string name;
+  run_outcome outcome;
 };
+
+/// The variants of several peers, in order.
+std::vector<std::pair<std::string, peers_variant>>
+variants_of(const collaborative_args& a) {
+  std::vector<std::pair<std::string, peers_variant>> out;
+  for (auto p : a.peers)
+    out.push_back({"peers=" + std::to_string(p), {p, 0, false}});
+  if (a.drop_rate > 0)
+    out.push_back({"drop", {a.drop_peers, a.drop_rate, false}});
+  if (a.power_sgd_rank > 0)
+    out.push_back({"power_sgd", {a.drop_peers, 0, true}});
+  return out;
+}
+
+std::string describe(const peers_variant& v, const collaborative_args& a) {
+  auto text = std::to_string(v.peers) + " peers, batch " +
+              std::to_string(a.target_batch_size / v.peers) + " each";
+  if (v.drop_rate > 0)
+    text += ", each failing " +
+            std::to_string(static_cast<int>(100 * v.drop_rate + 0.5)) +
+            "% of its gradient rounds";
+  if (v.power_sgd)
+    text += ", PowerSGD rank " + std::to_string(a.power_sgd_rank);
+  return text;
+}
 
 int bench_collaborative(const collaborative_args& a) {
   auto dir = a.keep_dir;
@@ -284,129 +356,107 @@ int bench_collaborative(const collaborative_args& a) {
               << std::endl;
     return 1;
   };
-  std::vector<seed_outcome> runs;
+  auto variants = variants_of(a);
+  // Per seed, the single run first, then the variants in order.
+  std::vector<std::pair<uint64_t, std::vector<named_run>>> runs;
   for (auto seed : a.seeds) {
-    seed_outcome o;
-    o.seed = seed;
+    std::vector<named_run> of_seed;
     auto tag = "seed " + std::to_string(seed) + ": ";
     say(tag + "single process, batch " + std::to_string(a.target_batch_size) +
         ", " + std::to_string(a.epochs) + " steps");
     auto single = run_single(a, seed);
     if (!single)
       return fail("the single-process run", single.error());
-    o.single = *single;
-    auto sub = dir + "/seed" + std::to_string(seed);
-    for (auto p : a.peers) {
-      say(tag + std::to_string(p) + " peers, batch " +
-          std::to_string(a.target_batch_size / p) + " each");
-      auto run = run_peers(a, seed, p, 0, sub + "/peers" + std::to_string(p));
+    of_seed.push_back({"single", *single});
+    auto sub = dir + "/seed" + std::to_string(seed) + "/";
+    for (const auto& [name, v] : variants) {
+      say(tag + name + ": " + describe(v, a));
+      auto run = run_peers(a, seed, v, sub + name);
       if (!run)
-        return fail("the run with " + std::to_string(p) + " peers",
-                    run.error());
-      o.peers.emplace_back(p, *run);
+        return fail("the run " + name, run.error());
+      of_seed.push_back({name, *run});
     }
-    if (a.drop_rate > 0) {
-      say(tag + std::to_string(a.drop_peers) + " peers, each failing " +
-          std::to_string(static_cast<int>(100 * a.drop_rate + 0.5)) +
-          "% of its gradient rounds");
-      auto run = run_peers(a, seed, a.drop_peers, a.drop_rate, sub + "/drop");
-      if (!run)
-        return fail("the run with dropped rounds", run.error());
-      o.dropped = *run;
-    }
-    runs.push_back(std::move(o));
+    runs.emplace_back(seed, std::move(of_seed));
   }
   if (temporary) {
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);
   }
+  // Means over the seeds, per run name (same order in every seed).
   auto seeds = static_cast<double>(runs.size());
-  double single_acc = 0, drop_acc = 0;
-  for (const auto& r : runs) {
-    single_acc += r.single.accuracy / seeds;
-    drop_acc += r.dropped.accuracy / seeds;
-  }
-  // Means over seeds per peer count.
-  std::vector<run_outcome> mean(a.peers.size());
-  for (const auto& r : runs)
-    for (size_t i = 0; i < r.peers.size(); ++i) {
-      const auto& x = r.peers[i].second;
-      mean[i].accuracy += x.accuracy / seeds;
-      mean[i].seconds += x.seconds / seeds;
-      mean[i].averaging_per_epoch += x.averaging_per_epoch / seeds;
-      mean[i].averaging_share += x.averaging_share / seeds;
-      mean[i].steady_averaging_share += x.steady_averaging_share / seeds;
+  std::vector<named_run> mean = runs.front().second;
+  for (auto& m : mean)
+    m.outcome = run_outcome{};
+  for (const auto& [seed, of_seed] : runs)
+    for (size_t i = 0; i < of_seed.size(); ++i) {
+      const auto& x = of_seed[i].outcome;
+      auto& m = mean[i].outcome;
+      m.accuracy += x.accuracy / seeds;
+      m.seconds += x.seconds / seeds;
+      m.epochs = x.epochs;
+      m.averaging_per_epoch += x.averaging_per_epoch / seeds;
+      m.averaging_share += x.averaging_share / seeds;
+      m.steady_averaging_share += x.steady_averaging_share / seeds;
+      m.grad_bytes_per_epoch += x.grad_bytes_per_epoch / seeds;
+      m.failed_rounds += x.failed_rounds / seeds;
+      if (x.parameter_difference)
+        m.parameter_difference = std::max(m.parameter_difference.value_or(0),
+                                          *x.parameter_difference);
     }
+  const double single_acc = mean.front().outcome.accuracy;
   if (a.json) {
     std::string per_seed;
-    for (const auto& o : runs) {
-      std::string peers;
-      for (const auto& [p, x] : o.peers)
-        peers += std::string{peers.empty() ? "" : ", "} + "\"" +
-                 std::to_string(p) + "\": " + outcome_json(x);
-      per_seed +=
-          std::string{per_seed.empty() ? "" : ", "} +
-          "{\"seed\": " + std::to_string(o.seed) +
-          ", \"single\": " + outcome_json(o.single) + ", \"peers\": {" + peers +
-          "}" +
-          (a.drop_rate > 0 ? ", \"drop\": " + outcome_json(o.dropped) : "") +
-          "}";
+    for (const auto& [seed, of_seed] : runs) {
+      std::string fields;
+      for (const auto& r : of_seed)
+        fields += ", \"" + r.name + "\": " + outcome_json(r.outcome);
+      per_seed += std::string{per_seed.empty() ? "" : ", "} +
+                  "{\"seed\": " + std::to_string(seed) + fields + "}";
     }
     std::string means;
-    for (size_t i = 0; i < a.peers.size(); ++i) {
-      char buffer[256];
-      std::snprintf(buffer, sizeof(buffer),
-                    "\"%zu\": {\"test_accuracy\": %.4f, "
-                    "\"minus_single_points\": %.2f, \"averaging_s_per_epoch\": "
-                    "%.4f, \"averaging_share\": %.4f, "
-                    "\"steady_averaging_share\": %.4f}",
-                    a.peers[i], mean[i].accuracy,
-                    100 * (mean[i].accuracy - single_acc),
-                    mean[i].averaging_per_epoch, mean[i].averaging_share,
-                    mean[i].steady_averaging_share);
-      means += std::string{means.empty() ? "" : ", "} + buffer;
+    for (const auto& m : mean) {
+      auto text = outcome_json(m.outcome);
+      char buffer[64];
+      std::snprintf(buffer, sizeof(buffer), ", \"minus_single_points\": %.2f}",
+                    100 * (m.outcome.accuracy - single_acc));
+      text.pop_back();
+      means += std::string{means.empty() ? "" : ", "} + "\"" + m.name +
+               "\": " + text + buffer;
     }
-    std::printf(
-        "{\"bench\": \"collaborative\", \"epochs\": %llu, "
-        "\"target_batch_size\": %llu, \"drop_rate\": %.3f, \"drop_peers\": "
-        "%zu, \"runs\": [%s], \"mean\": {\"single\": {\"test_accuracy\": "
-        "%.4f}, \"peers\": {%s}, \"drop\": {\"test_accuracy\": %.4f, "
-        "\"minus_single_points\": %.2f}}}\n",
-        static_cast<unsigned long long>(a.epochs),
-        static_cast<unsigned long long>(a.target_batch_size), a.drop_rate,
-        a.drop_peers, per_seed.c_str(), single_acc, means.c_str(), drop_acc,
-        100 * (drop_acc - single_acc));
+    std::printf("{\"bench\": \"collaborative\", \"epochs\": %llu, "
+                "\"target_batch_size\": %llu, \"drop_rate\": %.3f, "
+                "\"power_sgd_rank\": %lld, \"runs\": [%s], \"mean\": {%s}}\n",
+                static_cast<unsigned long long>(a.epochs),
+                static_cast<unsigned long long>(a.target_batch_size),
+                a.drop_rate, static_cast<long long>(a.power_sgd_rank),
+                per_seed.c_str(), means.c_str());
   } else {
-    std::printf("%-5s %-8s %9s %7s %8s %12s %8s %8s %10s\n", "seed", "run",
-                "accuracy", "epochs", "time", "avg s/epoch", "share", "steady",
-                "param diff");
-    auto row = [](uint64_t seed, const std::string& name,
-                  const run_outcome& o) {
-      std::printf("%-5llu %-8s %8.2f%% %7llu %7.1fs %12.4f %7.1f%% %7.1f%% "
-                  "%10s\n",
-                  static_cast<unsigned long long>(seed), name.c_str(),
-                  100 * o.accuracy, static_cast<unsigned long long>(o.epochs),
-                  o.seconds, o.averaging_per_epoch, 100 * o.averaging_share,
-                  100 * o.steady_averaging_share,
-                  o.parameter_difference
-                      ? std::to_string(*o.parameter_difference).c_str()
-                      : "-");
+    std::printf("%-5s %-10s %9s %7s %8s %11s %7s %7s %9s %7s %10s\n", "seed",
+                "run", "accuracy", "epochs", "time", "avg s/epoch", "share",
+                "steady", "MB/epoch", "failed", "param diff");
+    auto row = [](const std::string& seed, const named_run& r) {
+      const auto& o = r.outcome;
+      char diff[32] = "-";
+      if (o.parameter_difference)
+        std::snprintf(diff, sizeof(diff), "%.2g", *o.parameter_difference);
+      std::printf("%-5s %-10s %8.2f%% %7llu %7.1fs %11.4f %6.1f%% %6.1f%% "
+                  "%9.2f %6.1f%% %10s\n",
+                  seed.c_str(), r.name.c_str(), 100 * o.accuracy,
+                  static_cast<unsigned long long>(o.epochs), o.seconds,
+                  o.averaging_per_epoch, 100 * o.averaging_share,
+                  100 * o.steady_averaging_share, o.grad_bytes_per_epoch / 1e6,
+                  100 * o.failed_rounds, diff);
     };
-    for (const auto& o : runs) {
-      row(o.seed, "single", o.single);
-      for (const auto& [p, x] : o.peers)
-        row(o.seed, "peers=" + std::to_string(p), x);
-      if (a.drop_rate > 0)
-        row(o.seed, "drop", o.dropped);
-    }
-    std::printf("mean accuracy: single %.2f%%", 100 * single_acc);
-    for (size_t i = 0; i < a.peers.size(); ++i)
-      std::printf(", %zu peers %.2f%% (%+.2f points)", a.peers[i],
-                  100 * mean[i].accuracy,
-                  100 * (mean[i].accuracy - single_acc));
-    if (a.drop_rate > 0)
-      std::printf(", drop %.2f%% (%+.2f points)", 100 * drop_acc,
-                  100 * (drop_acc - single_acc));
+    for (const auto& [seed, of_seed] : runs)
+      for (const auto& r : of_seed)
+        row(std::to_string(seed), r);
+    for (const auto& m : mean)
+      row("mean", m);
+    std::printf("accuracy minus single:");
+    for (size_t i = 1; i < mean.size(); ++i)
+      std::printf(" %s %+.2f points%s", mean[i].name.c_str(),
+                  100 * (mean[i].outcome.accuracy - single_acc),
+                  i + 1 < mean.size() ? "," : "");
     std::printf("\n");
   }
   std::fflush(stdout);
@@ -445,6 +495,10 @@ void add_bench_collaborative_command(CLI::App& bench) {
   cmd->add_option("--drop-peers", args->drop_peers, "peers of the drop run")
       ->capture_default_str()
       ->check(CLI::Range(size_t{2}, size_t{16}));
+  cmd->add_option("--power-sgd-rank", args->power_sgd_rank,
+                  "rank of a PowerSGD run of drop-peers peers (0: no such run)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 16));
   cmd->add_option("--hidden-dim", args->hidden_dim, "model width")
       ->capture_default_str();
   cmd->add_option("--learning-rate", args->learning_rate, "Adam's")

@@ -9,7 +9,8 @@
 // and reports each final test accuracy (all 10,000 test images) and the
 // differences to the baseline.
 
-#include "actors/trainer/training_loop.hpp"
+#include "actors/trainer/trainer_options.hpp"
+#include "apps/bench/local_training.hpp"
 #include "apps/cli/commands.hpp"
 #include "apps/output/json_text.hpp"
 #include "apps/output/metrics_csv.hpp"
@@ -79,31 +80,14 @@ trainer::trainer_options local_options(const convergence_args& a,
 }
 
 caf::expected<run_outcome> run_local(const convergence_args& a, uint64_t seed) {
-  auto began = std::chrono::steady_clock::now();
-  auto loop = trainer::training_loop::make(local_options(a, seed), {});
-  if (!loop)
-    return loop.error();
-  for (uint64_t i = 0; i < a.steps; ++i)
-    if (auto step = (*loop)->step(); !step)
-      return step.error();
-  auto ev = (*loop)->evaluate(0);
-  if (!ev)
-    return ev.error();
+  auto local = train_locally(local_options(a, seed), a.steps);
+  if (!local)
+    return local.error();
   run_outcome out;
-  out.accuracy = ev->accuracy;
-  out.steps = (*loop)->steps();
-  out.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
-          .count();
+  out.accuracy = local->accuracy;
+  out.steps = local->steps;
+  out.seconds = local->seconds;
   return out;
-}
-
-caf::error write_file(const std::string& path, const std::string& text) {
-  std::ofstream out{path};
-  out << text;
-  if (!out)
-    return make_error(errc::io_error, "cannot write " + path);
-  return {};
 }
 
 caf::expected<run_outcome> run_swarm(const convergence_args& a, uint64_t seed,
@@ -117,12 +101,12 @@ caf::expected<run_outcome> run_swarm(const convergence_args& a, uint64_t seed,
     server << "[[experts]]\nexpert_pattern = \"" << grid << "\"\n"
            << "num_experts = 8\nhidden_dim = " << a.hidden_dim << "\n"
            << "drop_rate = " << drop << "\n";
-  if (auto err = write_file(dir + "/dht.toml", node))
+  if (auto err = write_text_file(dir + "/dht.toml", node))
     return err;
-  if (auto err = write_file(dir + "/server.toml", server.str()))
+  if (auto err = write_text_file(dir + "/server.toml", server.str()))
     return err;
-  if (auto err =
-          write_file(dir + "/trainer.toml", node + trainer_section(a, seed)))
+  if (auto err = write_text_file(dir + "/trainer.toml",
+                                 node + trainer_section(a, seed)))
     return err;
   swarm_spec spec;
   spec.nodes.push_back({swarm_role::dht, dir + "/dht.toml", 1, {}});

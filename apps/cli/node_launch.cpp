@@ -58,6 +58,10 @@ int serve_until_signal(node& n, const std::string& address_file) {
     n.log().error("cannot start averagers: {}", error_reason(err));
     return 1;
   }
+  if (auto err = n.host_auxiliary_peer()) {
+    n.log().error("cannot start the auxiliary peer: {}", error_reason(err));
+    return 1;
+  }
   if (auto rc = announce_address(n, address_file))
     return rc;
   auto sig = wait_for_shutdown_signal();

@@ -124,6 +124,12 @@ int train(const train_args& args) {
     return usage_error_status;
   }
   const auto& options = config.trainer;
+  if (options.collaborative && options.collaboration.auxiliary) {
+    std::cerr << "colony: trainer.auxiliary: an auxiliary peer trains "
+                 "nothing; start it with `colony run "
+              << args.config_path << "`" << std::endl;
+    return usage_error_status;
+  }
   // Remote blocks find their experts through the DHT.
   if (!options.local_experts)
     config.dht_enabled = true;

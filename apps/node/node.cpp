@@ -1,5 +1,6 @@
 #include "apps/node/node.hpp"
 
+#include "actors/trainer/auxiliary_peer.hpp"
 #include "apps/node/averager_hosting.hpp"
 #include "apps/node/expert_hosting.hpp"
 
@@ -98,6 +99,7 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
 }
 
 node::~node() {
+  auxiliary_.reset(); // leaves its run while the averagers' actors run
   averagers_.reset();
   experts_.reset(); // flushes checkpoints while the device still runs
   if (system_) {
@@ -139,6 +141,20 @@ caf::error node::host_averagers() {
   if (!hosting)
     return std::move(hosting.error());
   averagers_ = std::move(*hosting);
+  return caf::none;
+}
+
+caf::error node::host_auxiliary_peer() {
+  const auto& t = config_.trainer;
+  if (!config_.has_trainer || !t.collaborative || !t.collaboration.auxiliary ||
+      auxiliary_)
+    return caf::none;
+  trainer::swarm_access swarm{system_.get(), transport_.actor,   dht_,
+                              me_,           transport_.address, log_};
+  auto peer = trainer::auxiliary_peer::start(t, swarm);
+  if (!peer)
+    return std::move(peer.error());
+  auxiliary_ = std::move(*peer);
   return caf::none;
 }
 

@@ -19,6 +19,9 @@ namespace colony {
 
 class averager_hosting;
 class expert_hosting;
+namespace trainer {
+class auxiliary_peer;
+}
 
 /// A running node: one CAF actor system with the io middleman, the node's
 /// identity, logger and transport, plus the actors its config asks for.
@@ -82,6 +85,17 @@ class node {
     return averagers_.get();
   }
 
+  /// Starts the auxiliary peer of the config's collaborative run if its
+  /// [trainer] is `collaborative` and `auxiliary` (after `join_dht`);
+  /// otherwise does nothing. Blocking.
+  caf::error host_auxiliary_peer();
+
+  /// The auxiliary peer this node runs (null before
+  /// `host_auxiliary_peer`, or without one).
+  [[nodiscard]] const trainer::auxiliary_peer* auxiliary_peer() const noexcept {
+    return auxiliary_.get();
+  }
+
   /// Pings every initial peer once and logs who answered. Returns how many.
   size_t greet_initial_peers();
 
@@ -98,6 +112,7 @@ class node {
   caf::actor control_;
   std::unique_ptr<expert_hosting> experts_;
   std::unique_ptr<averager_hosting> averagers_;
+  std::unique_ptr<trainer::auxiliary_peer> auxiliary_;
 };
 
 /// The actor system settings every colony process uses (io middleman, few

@@ -603,6 +603,8 @@ void add_collaborative_keys(config_schema& s) {
   s.add("trainer", "averaging_seed",
         count_key([=](node_config& c) -> uint64_t& { return o(c).seed; }, 0,
                   int64_t{1} << 62));
+  s.add("trainer", "auxiliary",
+        bool_key([=](node_config& c) -> bool& { return o(c).auxiliary; }));
   s.add("trainer", "averaging_drop_rate",
         number_key(
             [=](node_config& c) -> double& { return o(c).averaging_drop_rate; },
@@ -745,7 +747,12 @@ void add_trainer_keys(config_schema& s) {
       ctx.fail({"trainer.max_epochs"},
                "trainer.max_epochs counts collaborative epochs: set "
                "trainer.collaborative = true");
-    if (o.max_steps == 0 && o.max_time.count() == 0 && o.max_epochs == 0)
+    if (o.collaboration.auxiliary && !o.collaborative)
+      ctx.fail({"trainer.auxiliary"},
+               "trainer.auxiliary helps a collaborative run: set "
+               "trainer.collaborative = true");
+    if (o.max_steps == 0 && o.max_time.count() == 0 && o.max_epochs == 0 &&
+        !o.collaboration.auxiliary)
       ctx.fail({"trainer.max_steps", "trainer.max_time"},
                "[trainer] needs max_steps, max_time or max_epochs");
     if (o.grids.empty())

@@ -159,6 +159,18 @@ TEST(cli_usage, run_refuses_the_same_values_in_a_config_file) {
                      "a positive number of seconds, got -1");
 }
 
+TEST(cli_usage, train_refuses_an_auxiliary_peer_and_names_colony_run) {
+  temp_dir dir;
+  auto cfg = dir.file("aux.toml");
+  std::ofstream(cfg) << "[dht]\nenabled = true\n[trainer]\ncollaborative = "
+                        "true\nrun_id = \"r\"\ntarget_batch_size = 64\n"
+                        "auxiliary = true\n";
+  expect_usage_error({"train", cfg},
+                     "trainer.auxiliary: an auxiliary peer trains nothing; "
+                     "start it with `colony run " +
+                         cfg + "`");
+}
+
 TEST(cli_usage, ping_checks_its_address_and_numbers) {
   expect_usage_error({"ping", "garbage"}, "bad address 'garbage'");
   expect_usage_error({"ping", "127.0.0.1:1", "--count", "0"},

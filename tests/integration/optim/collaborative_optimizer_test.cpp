@@ -16,6 +16,7 @@
 #include <torch/optim.h>
 #include <torch/utils.h>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -346,4 +347,69 @@ TEST(collaborative_optimizer,
   auto theirs = flat_parameters(peers[0]->net);
   EXPECT_LE((flat_parameters(peers[2]->net) - theirs).abs().max().item<float>(),
             1e-6);
+}
+
+TEST(collaborative_optimizer, an_auxiliary_peer_joins_the_rounds_without_data) {
+  constexpr int64_t share = 16;
+  constexpr uint64_t epochs = 3;
+  auto expected = reference_run(kind::sgd, 2 * share, epochs);
+  swarm s;
+  std::vector<std::unique_ptr<peer>> peers;
+  for (size_t i = 0; i < 2; ++i) {
+    peers.push_back(s.add(kind::sgd, test_options(2 * share)));
+    ASSERT_TRUE(peers.back());
+  }
+  // The auxiliary peer's own parameters start elsewhere: were they
+  // averaged in, the peers would leave the reference run.
+  auto aux_options = test_options(2 * share);
+  aux_options.auxiliary = true;
+  auto aux = s.add(kind::sgd, aux_options);
+  ASSERT_TRUE(aux);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : aux->net->parameters())
+      p.add_(5.0);
+  }
+  std::atomic<bool> done{false};
+  auto helper = std::async(std::launch::async, [&] {
+    while (!done) {
+      auto r = aux->opt->step(std::nullopt);
+      if (!r)
+        return describe(r.error());
+      std::this_thread::sleep_for(20ms);
+    }
+    return std::string{};
+  });
+  std::vector<std::future<std::string>> runs;
+  for (size_t i = 0; i < 2; ++i)
+    runs.push_back(std::async(std::launch::async, [&, i]() -> std::string {
+      auto& p = *peers[i];
+      for (uint64_t e = 0; e < epochs; ++e) {
+        backward_on(p.net, e, share * static_cast<int64_t>(i), share);
+        auto r = p.opt->step(share);
+        if (!r)
+          return describe(r.error());
+        if (!wait_for_epoch_after(p, e))
+          return "peer " + std::to_string(i) + " stuck in epoch " +
+                 std::to_string(e);
+      }
+      return {};
+    }));
+  for (auto& r : runs)
+    EXPECT_EQ(r.get(), "");
+  done = true;
+  EXPECT_EQ(helper.get(), "");
+  for (size_t i = 0; i < 2; ++i) {
+    auto guard = peers[i]->opt->lock_parameters();
+    EXPECT_LE((flat_parameters(peers[i]->net) - expected.back())
+                  .abs()
+                  .max()
+                  .item<float>(),
+              1e-5)
+        << "peer " << i;
+  }
+  // Its rounds average only with others: it was in the peers' groups.
+  EXPECT_GE(aux->opt->status().grad_rounds_averaged, epochs - 1);
+  EXPECT_GE(aux->opt->local_epoch(), epochs - 1);
+  EXPECT_EQ(aux->opt->status().states_loaded, 0u);
 }

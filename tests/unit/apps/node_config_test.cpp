@@ -345,7 +345,7 @@ TEST(node_config, bad_overrides) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 132u);
+  EXPECT_EQ(keys.size(), 133u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key :
        {"node.listen", "node.client_mode", "transport.peer_timeout",
@@ -700,6 +700,14 @@ TEST(node_config, reads_and_checks_collaborative_trainers) {
   EXPECT_DOUBLE_EQ(ok.trainer.collaboration.averaging_drop_rate, 0.1);
   EXPECT_CONTAINS(error_of("[trainer]\naveraging_drop_rate = 1.5\n"),
                   "trainer.averaging_drop_rate");
+  // An auxiliary peer needs no budget (it runs until its node stops), but a
+  // collaborative run to help.
+  auto aux = must_parse("", {"dht.enabled=true", "trainer.collaborative=true",
+                             "trainer.run_id=fm", "trainer.auxiliary=true",
+                             "trainer.target_batch_size=512"});
+  EXPECT_TRUE(aux.trainer.collaboration.auxiliary);
+  EXPECT_CONTAINS(error_of("[trainer]\nmax_steps = 2\nauxiliary = true\n"),
+                  "trainer.auxiliary helps a collaborative run");
   EXPECT_EQ(ok.trainer.max_epochs, 4u);
   EXPECT_EQ(ok.trainer.collaboration.run_id, "fm");
   EXPECT_EQ(ok.trainer.collaboration.target_batch_size, 512u);
