@@ -4,6 +4,9 @@
 #include "actors/trainer/fashion_mnist.hpp"
 #include "messages/error.hpp"
 
+#include <torch/nn/functional/loss.h>
+#include <torch/utils.h>
+
 #include <cmath>
 #include <cstdio>
 #include <memory>

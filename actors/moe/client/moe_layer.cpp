@@ -8,6 +8,9 @@
 #include "actors/moe/expert_uid.hpp"
 #include "messages/error.hpp"
 
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/nn/functional/activation.h>
+
 #include <algorithm>
 #include <limits>
 #include <numeric>

@@ -15,7 +15,9 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
-#include <torch/torch.h>
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
 
 #include <chrono>
 #include <memory>

@@ -3,6 +3,8 @@
 #include "actors/moe/client/expert_calls.hpp"
 #include "messages/error.hpp"
 
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <stdexcept>
 
 namespace colony::moe {

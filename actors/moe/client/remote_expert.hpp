@@ -8,7 +8,8 @@
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
-#include <torch/torch.h>
+#include <torch/nn/cloneable.h>
+#include <torch/nn/pimpl.h>
 
 #include <chrono>
 #include <string>

@@ -6,6 +6,8 @@
 #include "actors/moe/client/remote_expert.hpp"
 #include "tests/integration/test_nodes.hpp"
 
+#include <torch/nn/modules/linear.h>
+
 using namespace colony;
 using namespace colony::testing;
 using namespace std::chrono_literals;

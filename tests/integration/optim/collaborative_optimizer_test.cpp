@@ -372,13 +372,17 @@ TEST(collaborative_optimizer, an_auxiliary_peer_joins_the_rounds_without_data) {
   }
   std::atomic<bool> done{false};
   auto helper = std::async(std::launch::async, [&] {
-    while (!done) {
-      auto r = aux->opt->step(std::nullopt);
-      if (!r)
-        return describe(r.error());
-      std::this_thread::sleep_for(20ms);
-    }
-    return std::string{};
+    // Steps until the peers are done, polling as a node would.
+    std::string failure;
+    wait_until(
+        60000ms,
+        [&] {
+          if (auto r = aux->opt->step(std::nullopt); !r)
+            failure = describe(r.error());
+          return done || !failure.empty();
+        },
+        20ms);
+    return failure;
   });
   std::vector<std::future<std::string>> runs;
   for (size_t i = 0; i < 2; ++i)
