@@ -50,10 +50,6 @@ namespace {
 /// step's remaining time is not worth another search.
 constexpr double min_retry_search_s = 0.05;
 
-spdlog::logger& log(averager_actor* self) {
-  return *self->state.config.log;
-}
-
 peer_mode mode_of(const averager_options& o) {
   if (o.client_mode)
     return peer_mode::client;

@@ -52,7 +52,7 @@ spdlog::logger& log(tracker_actor* self) {
   return *self->state.config.log;
 }
 
-double seconds(std::chrono::milliseconds t) {
+double in_seconds(std::chrono::milliseconds t) {
   return std::chrono::duration<double>(t).count();
 }
 
@@ -65,7 +65,7 @@ dht::store_request record_request(tracker_actor* self,
   r.has_subkey = true;
   r.value = encode(record);
   r.expiration =
-      dht::dht_time() + seconds(st.config.options.metadata_expiration);
+      dht::dht_time() + in_seconds(st.config.options.metadata_expiration);
   return r;
 }
 
@@ -176,7 +176,7 @@ void fetch(tracker_actor* self) {
           [self](std::vector<dht::get_result>& found) {
             auto& st = self->state;
             st.fetching = false;
-            double next = seconds(st.config.options.default_refresh_period);
+            double next = in_seconds(st.config.options.default_refresh_period);
             if (!found.empty()) {
               auto peers = peer_progress(found.front(), st.config.self);
               auto now = dht::dht_time();
@@ -194,7 +194,8 @@ void fetch(tracker_actor* self) {
             st.fetching = false;
             log(self).debug("progress of {}: reading failed: {}",
                             st.config.options.run_id, describe(err));
-            schedule_fetch(self, seconds(st.config.options.min_refresh_period));
+            schedule_fetch(self,
+                           in_seconds(st.config.options.min_refresh_period));
             answer_refreshes(self, err);
           });
 }

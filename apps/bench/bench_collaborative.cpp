@@ -327,7 +327,7 @@ variants_of(const collaborative_args& a) {
   return out;
 }
 
-std::string describe(const peers_variant& v, const collaborative_args& a) {
+std::string variant_text(const peers_variant& v, const collaborative_args& a) {
   auto text = std::to_string(v.peers) + " peers, batch " +
               std::to_string(a.target_batch_size / v.peers) + " each";
   if (v.drop_rate > 0)
@@ -370,7 +370,7 @@ int bench_collaborative(const collaborative_args& a) {
     of_seed.push_back({"single", *single});
     auto sub = dir + "/seed" + std::to_string(seed) + "/";
     for (const auto& [name, v] : variants) {
-      say(tag + name + ": " + describe(v, a));
+      say(tag + name + ": " + variant_text(v, a));
       auto run = run_peers(a, seed, v, sub + name);
       if (!run)
         return fail("the run " + name, run.error());

@@ -32,10 +32,6 @@ struct bench_compression_args {
 
 using clock_type = std::chrono::steady_clock;
 
-double seconds_since(clock_type::time_point start) {
-  return std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
 struct codec_result {
   std::vector<double> encode_s;
   std::vector<double> decode_s;

@@ -42,7 +42,7 @@ struct convergence_args {
   bool json = false;
 };
 
-struct run_outcome {
+struct convergence_outcome {
   double accuracy = 0;
   double seconds = 0;
   double failed_calls = 0; // mean share over the run's records
@@ -79,19 +79,22 @@ trainer::trainer_options local_options(const convergence_args& a,
   return o;
 }
 
-caf::expected<run_outcome> run_local(const convergence_args& a, uint64_t seed) {
+caf::expected<convergence_outcome> run_local(const convergence_args& a,
+                                             uint64_t seed) {
   auto local = train_locally(local_options(a, seed), a.steps);
   if (!local)
     return local.error();
-  run_outcome out;
+  convergence_outcome out;
   out.accuracy = local->accuracy;
   out.steps = local->steps;
   out.seconds = local->seconds;
   return out;
 }
 
-caf::expected<run_outcome> run_swarm(const convergence_args& a, uint64_t seed,
-                                     const std::string& dir, double drop) {
+caf::expected<convergence_outcome> run_swarm(const convergence_args& a,
+                                             uint64_t seed,
+                                             const std::string& dir,
+                                             double drop) {
   std::filesystem::create_directories(dir);
   const std::string node = "[node]\nlisten = \"127.0.0.1:0\"\n"
                            "log_level = \"warn\"\ncompute_threads = 1\n";
@@ -135,7 +138,7 @@ caf::expected<run_outcome> run_swarm(const convergence_args& a, uint64_t seed,
   auto rows = read_metrics_csv(trainer->metrics_csv);
   if (!rows)
     return rows.error();
-  run_outcome out;
+  convergence_outcome out;
   out.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
           .count();
@@ -152,7 +155,7 @@ caf::expected<run_outcome> run_swarm(const convergence_args& a, uint64_t seed,
   return out;
 }
 
-std::string outcome_json(const run_outcome& o) {
+std::string convergence_json(const convergence_outcome& o) {
   char buffer[256];
   std::snprintf(buffer, sizeof(buffer),
                 "{\"test_accuracy\": %.4f, \"steps\": %llu, \"seconds\": "
@@ -165,9 +168,9 @@ std::string outcome_json(const run_outcome& o) {
 /// The three runs of one seed.
 struct seed_outcome {
   uint64_t seed = 0;
-  run_outcome local;
-  run_outcome swarm;
-  run_outcome dropped;
+  convergence_outcome local;
+  convergence_outcome swarm;
+  convergence_outcome dropped;
 };
 
 double mean_of(const std::vector<seed_outcome>& runs,
@@ -241,9 +244,9 @@ int bench_convergence(const convergence_args& a) {
     for (const auto& o : runs)
       per_seed += std::string{per_seed.empty() ? "" : ", "} +
                   "{\"seed\": " + std::to_string(o.seed) +
-                  ", \"local\": " + outcome_json(o.local) +
-                  ", \"swarm\": " + outcome_json(o.swarm) +
-                  ", \"swarm_drop\": " + outcome_json(o.dropped) + "}";
+                  ", \"local\": " + convergence_json(o.local) +
+                  ", \"swarm\": " + convergence_json(o.swarm) +
+                  ", \"swarm_drop\": " + convergence_json(o.dropped) + "}";
     std::printf(
         "{\"bench\": \"convergence\", \"steps\": %llu, \"batch_size\": %zu, "
         "\"drop_rate\": %.3f, \"runs\": [%s], \"mean_test_accuracy\": "
@@ -256,7 +259,8 @@ int bench_convergence(const convergence_args& a) {
   } else {
     std::printf("%-5s %-11s %9s %8s %9s %13s\n", "seed", "run", "accuracy",
                 "steps", "time", "failed calls");
-    auto row = [](uint64_t seed, const char* name, const run_outcome& o) {
+    auto row = [](uint64_t seed, const char* name,
+                  const convergence_outcome& o) {
       std::printf("%-5llu %-11s %8.2f%% %8llu %8.1fs %12.1f%%\n",
                   static_cast<unsigned long long>(seed), name, 100 * o.accuracy,
                   static_cast<unsigned long long>(o.steps), o.seconds,

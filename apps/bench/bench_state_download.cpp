@@ -37,11 +37,7 @@ struct state_args {
 
 using clock_type = std::chrono::steady_clock;
 
-double seconds_since(clock_type::time_point t0) {
-  return std::chrono::duration<double>(clock_type::now() - t0).count();
-}
-
-node_config peer_config(std::vector<std::string> initial_peers) {
+node_config download_peer_config(std::vector<std::string> initial_peers) {
   node_config cfg;
   cfg.listen = "127.0.0.1:0";
   cfg.swarm_id = "bench-state";
@@ -98,7 +94,7 @@ struct state_pair {
 };
 
 caf::error start_pair(state_pair& pair, const state_args& a, uint64_t bytes) {
-  auto server = node::start(peer_config({}));
+  auto server = node::start(download_peer_config({}));
   if (!server)
     return std::move(server.error());
   pair.server = std::move(*server);
@@ -117,7 +113,7 @@ caf::error start_pair(state_pair& pair, const state_args& a, uint64_t bytes) {
   if (!averager)
     return std::move(averager.error());
   pair.averager = *averager;
-  auto client = node::start(peer_config({pair.server->address()}));
+  auto client = node::start(download_peer_config({pair.server->address()}));
   if (!client)
     return std::move(client.error());
   pair.client = std::move(*client);

@@ -132,7 +132,7 @@ int run_client(const client_args& a) {
 // -- the benchmark ------------------------------------------------------------
 
 /// Reads `"key":number` from a JSON line the client printed.
-double json_number(const std::string& line, const std::string& key) {
+double number_in_json(const std::string& line, const std::string& key) {
   auto pos = line.find("\"" + key + "\":");
   if (pos == std::string::npos)
     return 0;
@@ -175,11 +175,11 @@ measured run_swarm(const throughput_args& a, const std::string& address,
     if (rc != 0 || last.empty())
       throw std::runtime_error("client " + std::to_string(c) + " failed; see " +
                                logs[c]);
-    m.samples_per_s += json_number(last, "rows") / a.seconds;
-    m.calls += static_cast<size_t>(json_number(last, "calls"));
-    m.failures += static_cast<size_t>(json_number(last, "failures"));
-    p50s.push_back(json_number(last, "p50_ms"));
-    p99s.push_back(json_number(last, "p99_ms"));
+    m.samples_per_s += number_in_json(last, "rows") / a.seconds;
+    m.calls += static_cast<size_t>(number_in_json(last, "calls"));
+    m.failures += static_cast<size_t>(number_in_json(last, "failures"));
+    p50s.push_back(number_in_json(last, "p50_ms"));
+    p99s.push_back(number_in_json(last, "p99_ms"));
   }
   m.p50_ms = median(p50s);
   m.p99_ms = *std::max_element(p99s.begin(), p99s.end());

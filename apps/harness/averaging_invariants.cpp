@@ -1,4 +1,5 @@
 #include "apps/harness/averaging_invariants.hpp"
+#include "apps/harness/figure_text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -19,12 +20,6 @@ constexpr double default_round_wait_s = 30;
 
 /// Default bound of a span sum's error when the scenario gives none.
 constexpr double default_sum_tolerance = 1e-3;
-
-std::string format(const char* fmt, double a, double b = 0, double c = 0) {
-  char buf[160];
-  std::snprintf(buf, sizeof(buf), fmt, a, b, c);
-  return buf;
-}
 
 } // namespace
 
@@ -132,7 +127,7 @@ invariant_result averaging_exact(const invariant_spec& spec,
              std::to_string(spans) + " spans, " + std::to_string(broken) +
              " not exact" +
              (first_broken.empty() ? "" : " (first: " + first_broken + ")") +
-             format("; tolerance %g on span sums", tolerance);
+             figure_text("; tolerance %g on span sums", tolerance);
   return r;
 }
 
@@ -157,8 +152,8 @@ invariant_result averaging_rounds(const invariant_spec& spec,
     auto gap = next == successes.end() ? run.training_s - f.t : *next - f.t;
     if (next == successes.end() || gap > within) {
       r.holds = false;
-      detail += format("no round within %.0f s of the fault at %.1f s; ",
-                       within, f.t);
+      detail += figure_text("no round within %.0f s of the fault at %.1f s; ",
+                            within, f.t);
     }
     r.measured = std::max(r.measured, gap);
   }
@@ -181,10 +176,11 @@ invariant_result averaging_rounds(const invariant_spec& spec,
     r.holds = false;
     detail += "no averaging node logged a round; ";
   }
-  r.detail = detail + format("longest wait for a round after a fault: %.1f s "
-                             "(bound %.0f s); %g successful rounds in all",
-                             r.measured, within,
-                             static_cast<double>(successes.size()));
+  r.detail =
+      detail + figure_text("longest wait for a round after a fault: %.1f s "
+                           "(bound %.0f s); %g successful rounds in all",
+                           r.measured, within,
+                           static_cast<double>(successes.size()));
   return r;
 }
 

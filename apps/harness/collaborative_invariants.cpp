@@ -1,4 +1,5 @@
 #include "apps/harness/collaborative_invariants.hpp"
+#include "apps/harness/figure_text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,12 +14,6 @@ namespace colony::apps {
 namespace {
 
 using trainer::parameter_digest;
-
-std::string format(const char* fmt, double a, double b = 0, double c = 0) {
-  char buf[200];
-  std::snprintf(buf, sizeof(buf), fmt, a, b, c);
-  return buf;
-}
 
 /// Drops the trailing "; " of a detail assembled piece by piece.
 std::string trimmed(std::string text) {
@@ -188,13 +183,13 @@ namespace {
 std::string bound_text(const invariant_spec& spec, const harness_run& run,
                        double bound) {
   if (spec.within_s)
-    return format("(bound %.1f s, given)", bound);
+    return figure_text("(bound %.1f s, given)", bound);
   auto settings = run.collaboration.value_or(collaboration_settings{});
   auto typical = typical_epoch_s(global_epoch_steps(run), first_fault_s(run));
-  return format("(bound %.1f s = matchmaking %.1f s + ", bound,
-                settings.matchmaking_s) +
-         format("averaging_timeout %.1f s + 2 x typical epoch %.2f s)",
-                settings.averaging_timeout_s, typical);
+  return figure_text("(bound %.1f s = matchmaking %.1f s + ", bound,
+                     settings.matchmaking_s) +
+         figure_text("averaging_timeout %.1f s + 2 x typical epoch %.2f s)",
+                     settings.averaging_timeout_s, typical);
 }
 
 } // namespace
@@ -224,12 +219,12 @@ invariant_result epoch_progress(const invariant_spec& spec,
   r.holds = r.measured <= bound;
   std::string detail;
   if (!r.holds)
-    detail +=
-        format("no new epoch for %.1f s from %.1f s; ", r.measured, longest_at);
+    detail += figure_text("no new epoch for %.1f s from %.1f s; ", r.measured,
+                          longest_at);
   if (static_cast<double>(final_epoch) < spec.threshold) {
     r.holds = false;
     detail += "the swarm reached epoch " + std::to_string(final_epoch) +
-              ", below " + format("%g", spec.threshold) + "; ";
+              ", below " + figure_text("%g", spec.threshold) + "; ";
   }
   // Survivors end in step with the swarm.
   size_t survivors = 0;
@@ -256,8 +251,8 @@ invariant_result epoch_progress(const invariant_spec& spec,
     detail += "no trainer alive at the end; ";
   }
   r.detail = detail + "epoch " + std::to_string(final_epoch) + " reached; " +
-             format("longest wait for a new epoch after %.0f s: %.1f s ",
-                    spec.warmup_s, r.measured) +
+             figure_text("longest wait for a new epoch after %.0f s: %.1f s ",
+                         spec.warmup_s, r.measured) +
              bound_text(spec, run, bound);
   return r;
 }
@@ -319,26 +314,26 @@ invariant_result epoch_recovery(const invariant_spec& spec,
       victims += (victims.empty() ? "" : ",") + t;
     if (survivors == 0) {
       detail += std::string{to_string(f.action)} + " of " + victims +
-                format(" at %.1f s: no survivor to judge; ", f.t);
+                figure_text(" at %.1f s: no survivor to judge; ", f.t);
       continue;
     }
     ++checked;
     r.measured = std::max(r.measured, worst);
     if (worst > bound) {
       r.holds = false;
-      detail +=
-          std::string{to_string(f.action)} + " of " + victims +
-          format(" at %.1f s: ", f.t) + worst_name +
-          (std::isfinite(worst)
-               ? format(" left epoch %g only after %.1f s; ",
-                        static_cast<double>(epoch), worst)
-               : format(" never left epoch %g; ", static_cast<double>(epoch)));
+      detail += std::string{to_string(f.action)} + " of " + victims +
+                figure_text(" at %.1f s: ", f.t) + worst_name +
+                (std::isfinite(worst)
+                     ? figure_text(" left epoch %g only after %.1f s; ",
+                                   static_cast<double>(epoch), worst)
+                     : figure_text(" never left epoch %g; ",
+                                   static_cast<double>(epoch)));
     } else {
-      detail +=
-          std::string{to_string(f.action)} + " of " + victims +
-          format(" at %.1f s (epoch %g): ", f.t, static_cast<double>(epoch)) +
-          std::to_string(survivors) +
-          format(" survivor(s) past it within %.1f s; ", worst);
+      detail += std::string{to_string(f.action)} + " of " + victims +
+                figure_text(" at %.1f s (epoch %g): ", f.t,
+                            static_cast<double>(epoch)) +
+                std::to_string(survivors) +
+                figure_text(" survivor(s) past it within %.1f s; ", worst);
     }
   }
   if (checked == 0) {
@@ -390,15 +385,15 @@ invariant_result parameters_agree(const invariant_spec& spec,
   r.detail =
       std::to_string(compared) + " epochs compared, " +
       std::to_string(agreeing) + " agreeing" +
-      format(" (largest distance among them %.3g)", floor) +
-      format("; largest distance %.3g, tolerance %.3g", worst, tolerance) +
+      figure_text(" (largest distance among them %.3g)", floor) +
+      figure_text("; largest distance %.3g, tolerance %.3g", worst, tolerance) +
       "; longest disagreement " + std::to_string(longest) + " epochs" +
       (longest > 0 ? " (" + std::to_string(longest_from) + " to " +
                          std::to_string(longest_to) + ")"
                    : std::string{}) +
       ", bound " + std::to_string(spec.heal_epochs);
   if (static_cast<double>(compared) < min_compared)
-    r.detail += format("; fewer than %g epochs compared", min_compared);
+    r.detail += figure_text("; fewer than %g epochs compared", min_compared);
   return r;
 }
 
@@ -448,14 +443,15 @@ invariant_result joiner_catches_up(const invariant_spec& spec,
         }
       }
       auto who = n.name + " (" + to_string(f.action) +
-                 format(" at %.1f s, swarm at epoch %g)", f.t,
-                        static_cast<double>(swarm_epoch));
+                 figure_text(" at %.1f s, swarm at epoch %g)", f.t,
+                             static_cast<double>(swarm_epoch));
       if (!caught || *caught > within) {
         r.holds = false;
         r.measured = std::numeric_limits<double>::infinity();
         detail +=
-            who + (caught ? format(": reached it only after %.1f s; ", *caught)
-                          : std::string{": never loaded the swarm's state; "});
+            who +
+            (caught ? figure_text(": reached it only after %.1f s; ", *caught)
+                    : std::string{": never loaded the swarm's state; "});
         continue;
       }
       r.measured = std::max(r.measured, *caught);
@@ -481,8 +477,8 @@ invariant_result joiner_catches_up(const invariant_spec& spec,
       bool ok = static_cast<double>(agreeing) >= min_agreeing && last_agrees;
       r.holds = r.holds && ok;
       detail += who +
-                format(": at epoch %g after %.1f s, then agreed at ",
-                       static_cast<double>(*caught_epoch), *caught) +
+                figure_text(": at epoch %g after %.1f s, then agreed at ",
+                            static_cast<double>(*caught_epoch), *caught) +
                 std::to_string(agreeing) + " of " + std::to_string(compared) +
                 " epochs" + (ok ? "" : " (NOT enough, or not at the last)") +
                 "; ";
@@ -492,7 +488,8 @@ invariant_result joiner_catches_up(const invariant_spec& spec,
     r.holds = false;
     detail += "no trainer was started late or restarted; ";
   }
-  r.detail = detail + format("bound %.1f s, tolerance %.3g", within, tolerance);
+  r.detail =
+      detail + figure_text("bound %.1f s, tolerance %.3g", within, tolerance);
   return r;
 }
 
@@ -531,8 +528,8 @@ invariant_result swarm_loss_falls(const invariant_spec& spec,
            static_cast<double>(v.size());
   };
   if (early.empty() || late.empty()) {
-    r.detail = format("too few loss reports between %.1f s and %.1f s", from,
-                      run.training_s);
+    r.detail = figure_text("too few loss reports between %.1f s and %.1f s",
+                           from, run.training_s);
     return r;
   }
   auto early_mean = mean(early);
@@ -541,8 +538,8 @@ invariant_result swarm_loss_falls(const invariant_spec& spec,
   // Strictly: a loss that stays flat did not fall.
   r.holds = r.measured < r.threshold;
   std::string detail =
-      format("swarm loss %.4f in %.0f-", early_mean, from) +
-      format("%.0f s -> %.4f in the last quarter; ", early_end, late_mean);
+      figure_text("swarm loss %.4f in %.0f-", early_mean, from) +
+      figure_text("%.0f s -> %.4f in the last quarter; ", early_end, late_mean);
   for (const auto& n : run.nodes) {
     if (!is_trainer(n) || life_at(run, n, run.training_s) != life::running)
       continue;
@@ -556,8 +553,8 @@ invariant_result swarm_loss_falls(const invariant_spec& spec,
     r.measured = std::max(r.measured, ratio);
     if (ratio >= r.threshold) {
       r.holds = false;
-      detail +=
-          n.name + format(": %.4f in the last quarter; ", mean(it->second));
+      detail += n.name +
+                figure_text(": %.4f in the last quarter; ", mean(it->second));
     }
   }
   r.detail = trimmed(detail);

@@ -1,4 +1,5 @@
 #include "apps/harness/harness_invariants.hpp"
+#include "apps/harness/figure_text.hpp"
 
 #include "apps/harness/averaging_invariants.hpp"
 #include "apps/harness/collaborative_invariants.hpp"
@@ -29,12 +30,6 @@ first_and_last_quarter_means(const std::vector<double>& values) {
 }
 
 namespace {
-
-std::string format(const char* fmt, double a, double b = 0) {
-  char buf[128];
-  std::snprintf(buf, sizeof(buf), fmt, a, b);
-  return buf;
-}
 
 /// When the last fault fired (0 without faults).
 double last_fault_time(const harness_run& run) {
@@ -85,7 +80,7 @@ invariant_result no_crash(const harness_run& run) {
     for (const auto& [status, t] : n.crashes) {
       ++problems;
       detail += n.name + " exited with status " + std::to_string(status) +
-                format(" at %.1f s; ", t);
+                figure_text(" at %.1f s; ", t);
     }
     bool should_answer = !n.killed && n.role != swarm_role::trainer;
     if (should_answer && !n.answered_at_end && n.crashes.empty()) {
@@ -122,8 +117,8 @@ invariant_result loss_falls(const invariant_spec& spec,
     auto means = first_and_last_quarter_means(losses);
     if (!means) {
       r.holds = false;
-      r.detail +=
-          n.name + ": too few reports after " + format("%.1f s", from) + "; ";
+      r.detail += n.name + ": too few reports after " +
+                  figure_text("%.1f s", from) + "; ";
       continue;
     }
     any = true;
@@ -131,9 +126,10 @@ invariant_result loss_falls(const invariant_spec& spec,
     r.measured = std::max(r.measured, ratio);
     bool falls = ratio <= r.threshold;
     r.holds = r.holds && falls;
-    r.detail += n.name +
-                format(": loss %.4f -> %.4f", means->first, means->second) +
-                format(" after %.1f s; ", from);
+    r.detail +=
+        n.name +
+        figure_text(": loss %.4f -> %.4f", means->first, means->second) +
+        figure_text(" after %.1f s; ", from);
   }
   if (!any && r.detail.empty()) {
     r.holds = false;
@@ -156,7 +152,7 @@ invariant_result final_accuracy(const invariant_spec& spec,
     auto acc = n.final_accuracy.value_or(0);
     r.measured = std::min(r.measured, acc);
     r.detail +=
-        n.name + (n.final_accuracy ? format(": %.2f%%; ", 100 * acc)
+        n.name + (n.final_accuracy ? figure_text(": %.2f%%; ", 100 * acc)
                                    : std::string{": no final evaluation; "});
   }
   if (!any) {
@@ -193,8 +189,9 @@ invariant_result accuracy_vs_baseline(const invariant_spec& spec,
   auto mean = mean_final_accuracy(run);
   r.measured = 100 * (base_mean - mean);
   r.holds = r.measured <= spec.threshold;
-  r.detail = format("mean final accuracy %.2f%% with faults, ", 100 * mean) +
-             format("%.2f%% without", 100 * base_mean);
+  r.detail =
+      figure_text("mean final accuracy %.2f%% with faults, ", 100 * mean) +
+      figure_text("%.2f%% without", 100 * base_mean);
   return r;
 }
 
@@ -217,13 +214,13 @@ invariant_result dht_get_success(const invariant_spec& spec,
     });
   }
   if (gets == 0) {
-    r.detail = format("no DHT gets after %.1f s", from);
+    r.detail = figure_text("no DHT gets after %.1f s", from);
     return r;
   }
   r.measured = static_cast<double>(found) / static_cast<double>(gets);
   r.holds = r.measured >= spec.threshold;
   r.detail = std::to_string(found) + " of " + std::to_string(gets) +
-             format(" keys found by trainers after %.1f s", from);
+             figure_text(" keys found by trainers after %.1f s", from);
   return r;
 }
 
@@ -254,14 +251,15 @@ invariant_result rss_growth(const invariant_spec& spec,
                   static_cast<double>(*base);
     if (growth >= r.measured || worst.empty()) {
       r.measured = std::max(r.measured, growth);
-      worst = n.name + format(": %.1f MiB -> %.1f MiB peak",
-                              static_cast<double>(*base) / (1 << 20),
-                              static_cast<double>(peak) / (1 << 20));
+      worst = n.name + figure_text(": %.1f MiB -> %.1f MiB peak",
+                                   static_cast<double>(*base) / (1 << 20),
+                                   static_cast<double>(peak) / (1 << 20));
     }
   }
   if (!any) {
     r.holds = false;
-    r.detail = format("no samples after the %.0f s warm-up", spec.warmup_s);
+    r.detail =
+        figure_text("no samples after the %.0f s warm-up", spec.warmup_s);
     return r;
   }
   r.holds = r.measured <= spec.threshold;

@@ -3,6 +3,7 @@
 // Small helpers the unit tests share.
 
 #include "actors/dht/dht_id.hpp"
+#include "runtime/peer_id.hpp"
 
 #include <cstdint>
 #include <random>
@@ -26,6 +27,14 @@ inline dht::dht_id random_dht_id(std::mt19937_64& rng) {
   for (auto& x : b)
     x = static_cast<uint8_t>(rng());
   return dht::dht_id{b};
+}
+
+/// A peer id of a key drawn from `rng`.
+inline peer_id random_peer(std::mt19937_64& rng) {
+  ed25519_public_key key;
+  for (auto& b : key)
+    b = static_cast<uint8_t>(rng());
+  return peer_id::from_public_key(key);
 }
 
 } // namespace colony::testing

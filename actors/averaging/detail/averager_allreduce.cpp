@@ -23,10 +23,6 @@ namespace {
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
-spdlog::logger& log(averager_actor* self) {
-  return *self->state.config.log;
-}
-
 const std::string& prefix(averager_actor* self) {
   return self->state.config.options.prefix;
 }

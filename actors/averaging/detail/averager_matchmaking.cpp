@@ -17,10 +17,6 @@ namespace colony::averaging::detail {
 
 namespace {
 
-spdlog::logger& log(averager_actor* self) {
-  return *self->state.config.log;
-}
-
 caf::timespan seconds(double s) {
   return std::chrono::duration_cast<caf::timespan>(
       std::chrono::duration<double>(std::max(s, 0.0)));

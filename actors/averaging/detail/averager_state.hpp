@@ -19,6 +19,7 @@
 #include <caf/atom.hpp>
 #include <caf/response_promise.hpp>
 #include <caf/stateful_actor.hpp>
+#include <spdlog/logger.h>
 
 #include <chrono>
 #include <cstdint>
@@ -184,6 +185,11 @@ struct averager_state {
 };
 
 using averager_actor = caf::stateful_actor<averager_state>;
+
+/// The averager's logger (its lines carry the node id).
+inline spdlog::logger& log(averager_actor* self) {
+  return *self->state.config.log;
+}
 
 /// Seconds on the DHT's clock.
 [[nodiscard]] double now_dht();

@@ -33,7 +33,7 @@ report_every = 5
 seed = 3
 )";
 
-bool contains(const std::string& text, const std::string& needle) {
+bool has_text(const std::string& text, const std::string& needle) {
   return text.find(needle) != std::string::npos;
 }
 
@@ -49,10 +49,10 @@ TEST(train_command, trains_locally_and_writes_metrics_and_plot) {
   auto [rc, out] =
       run_colony(dir, {"train", cfg, "--metrics-csv", csv, "--plot", png});
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_TRUE(contains(out, "test accuracy ")) << out;
-  EXPECT_TRUE(contains(out, "after 40 steps")) << out;
+  EXPECT_TRUE(has_text(out, "test accuracy ")) << out;
+  EXPECT_TRUE(has_text(out, "after 40 steps")) << out;
   // Plain progress lines (stdout is not a terminal here).
-  EXPECT_TRUE(contains(out, "step 20/40")) << out;
+  EXPECT_TRUE(has_text(out, "step 20/40")) << out;
   auto rows = read_metrics_csv(csv);
   ASSERT_TRUE(rows) << describe(rows.error());
   ASSERT_EQ(rows->size(), 9u); // every 5 steps but the evaluated 20th, +2
@@ -72,16 +72,16 @@ TEST(train_command, config_problems_exit_2_with_the_reason) {
   std::ofstream(none) << "[node]\nlog_level = \"warn\"\n";
   auto [rc, out] = run_colony(dir, {"train", none});
   EXPECT_EQ(rc, 2);
-  EXPECT_TRUE(contains(out, "has no [trainer] section")) << out;
+  EXPECT_TRUE(has_text(out, "has no [trainer] section")) << out;
   auto bad = dir.file("bad.toml");
   std::ofstream(bad) << "[trainer]\nmax_steps = 5\nlayer = \"dense\"\n";
   auto [rc2, out2] = run_colony(dir, {"train", bad});
   EXPECT_EQ(rc2, 2);
-  EXPECT_TRUE(contains(out2, "bad.toml:3:9: trainer.layer")) << out2;
+  EXPECT_TRUE(has_text(out2, "bad.toml:3:9: trainer.layer")) << out2;
   auto [rc3, out3] =
       run_colony(dir, {"train", none, "--set", "trainer.k_best=0"});
   EXPECT_EQ(rc3, 2);
-  EXPECT_TRUE(contains(out3, "trainer.k_best")) << out3;
+  EXPECT_TRUE(has_text(out3, "trainer.k_best")) << out3;
 }
 
 TEST(swarm_command, trains_through_a_small_swarm_and_stops_it) {
@@ -102,8 +102,8 @@ TEST(swarm_command, trains_through_a_small_swarm_and_stops_it) {
   auto [rc, out] =
       run_colony(dir, {"swarm", dir.file("swarm.toml"), "--out", out_dir});
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_TRUE(contains(out, "[3/3] trainer-1")) << out;
-  EXPECT_TRUE(contains(out, "trainer-1 step")) << out;
+  EXPECT_TRUE(has_text(out, "[3/3] trainer-1")) << out;
+  EXPECT_TRUE(has_text(out, "trainer-1 step")) << out;
   auto rows = read_metrics_csv(out_dir + "/trainer-1.csv");
   ASSERT_TRUE(rows) << describe(rows.error());
   ASSERT_FALSE(rows->empty());
@@ -130,19 +130,19 @@ TEST(swarm_command, bad_specs_exit_2_before_starting_anything) {
       << "[[nodes]]\nrole = \"server\"\nconfig = \"x.toml\"\n";
   auto [rc, out] = run_colony(dir, {"swarm", dir.file("no_dht.toml")});
   EXPECT_EQ(rc, 2);
-  EXPECT_TRUE(contains(out, "needs a [[nodes]] table with role = \"dht\""))
+  EXPECT_TRUE(has_text(out, "needs a [[nodes]] table with role = \"dht\""))
       << out;
   std::ofstream(dir.file("bad_role.toml"))
       << "[[nodes]]\nrole = \"miner\"\nconfig = \"x.toml\"\ncount = 0\n";
   auto [rc2, out2] = run_colony(dir, {"swarm", dir.file("bad_role.toml")});
   EXPECT_EQ(rc2, 2);
-  EXPECT_TRUE(contains(out2, "bad_role.toml:2:8: nodes.role")) << out2;
-  EXPECT_TRUE(contains(out2, "nodes.count: expected an integer between 1 and "
+  EXPECT_TRUE(has_text(out2, "bad_role.toml:2:8: nodes.role")) << out2;
+  EXPECT_TRUE(has_text(out2, "nodes.count: expected an integer between 1 and "
                              "64"))
       << out2;
   std::ofstream(dir.file("missing.toml"))
       << "[[nodes]]\nrole = \"dht\"\nconfig = \"nope.toml\"\n";
   auto [rc3, out3] = run_colony(dir, {"swarm", dir.file("missing.toml")});
   EXPECT_NE(rc3, 0);
-  EXPECT_TRUE(contains(out3, "nope.toml")) << out3;
+  EXPECT_TRUE(has_text(out3, "nope.toml")) << out3;
 }

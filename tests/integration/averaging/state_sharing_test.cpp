@@ -107,7 +107,7 @@ averager_options sharing_options(std::optional<bool> share = true) {
 }
 
 /// Distinct tensors per peer: 3000 floats, 17x5 doubles.
-std::vector<at::Tensor> tensors_of(int i) {
+std::vector<at::Tensor> state_tensors_of(int i) {
   return {
       at::arange(3000, at::TensorOptions{}.dtype(at::kFloat)) + 1000 * i,
       at::arange(85, at::TensorOptions{}.dtype(at::kDouble)).reshape({17, 5}) *
@@ -177,7 +177,7 @@ class state_swarm {
   /// Adds a sharing averager with `metadata` and `priority`.
   state_peer& add_sharing(int i, const std::string& metadata, double priority,
                           averager_options options = sharing_options()) {
-    auto& p = add(options, tensors_of(i));
+    auto& p = add(options, state_tensors_of(i));
     if (p.averager) {
       p.send(caf::make_message(set_state_metadata_atom::value, metadata));
       p.send(caf::make_message(set_state_priority_atom::value, priority));
@@ -384,8 +384,8 @@ TEST(state_sharing, bad_requests_get_errors_and_the_server_keeps_serving) {
 
 TEST(state_sharing, no_sharing_peer_is_a_clear_error_within_the_timeout) {
   state_swarm swarm;
-  auto& closed = swarm.add(sharing_options(false), tensors_of(0));
-  auto& fresh = swarm.add(sharing_options(false), tensors_of(1));
+  auto& closed = swarm.add(sharing_options(false), state_tensors_of(0));
+  auto& fresh = swarm.add(sharing_options(false), state_tensors_of(1));
   ASSERT_TRUE(swarm.ok());
   (void)closed;
   auto started = std::chrono::steady_clock::now();

@@ -374,7 +374,7 @@ TEST(collaborative_optimizer, an_auxiliary_peer_joins_the_rounds_without_data) {
   auto helper = std::async(std::launch::async, [&] {
     // Steps until the peers are done, polling as a node would.
     std::string failure;
-    wait_until(
+    bool ended = wait_until(
         60000ms,
         [&] {
           if (auto r = aux->opt->step(std::nullopt); !r)
@@ -382,6 +382,8 @@ TEST(collaborative_optimizer, an_auxiliary_peer_joins_the_rounds_without_data) {
           return done || !failure.empty();
         },
         20ms);
+    if (!ended && failure.empty())
+      failure = "the peers were not done within 60 s";
     return failure;
   });
   std::vector<std::future<std::string>> runs;

@@ -66,7 +66,7 @@ at::Tensor flat_parameters(mlp& m) {
   return at::cat(flat);
 }
 
-struct peer {
+struct trainer_peer {
   std::unique_ptr<node> n;
   mlp net{nullptr};
   std::unique_ptr<collaborative_optimizer> opt;
@@ -98,10 +98,10 @@ struct run_result {
 run_result train_two_peers(grad_averager_kind kind, uint64_t epochs) {
   run_result out;
   auto eval = samples(4242, 512);
-  std::vector<std::unique_ptr<peer>> peers;
+  std::vector<std::unique_ptr<trainer_peer>> peers;
   std::string bootstrap;
   for (size_t i = 0; i < 2; ++i) {
-    auto p = std::make_unique<peer>();
+    auto p = std::make_unique<trainer_peer>();
     p->n = start_dht_node(bootstrap);
     if (!p->n)
       return out;

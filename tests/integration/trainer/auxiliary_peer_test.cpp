@@ -43,7 +43,7 @@ trainer::trainer_options run_options() {
   return o;
 }
 
-trainer::swarm_access access_of(node& n) {
+trainer::swarm_access aux_access_of(node& n) {
   return {&n.system(),   n.transport(), n.dht(),
           n.shared_me(), n.address(),   n.shared_log()};
 }
@@ -74,7 +74,7 @@ TEST(auxiliary_peer, a_node_helps_two_trainers_average_without_data) {
   for (int i = 0; i < 2; ++i) {
     auto o = run_options();
     o.seed = 5 + static_cast<uint64_t>(i);
-    auto loop = trainer::training_loop::make(o, access_of(*nodes[i]));
+    auto loop = trainer::training_loop::make(o, aux_access_of(*nodes[i]));
     ASSERT_TRUE(loop) << describe(loop.error());
     loops.push_back(std::move(*loop));
   }

@@ -31,7 +31,7 @@ harness_run run_of(std::vector<averaging_round_record> records) {
   return run;
 }
 
-invariant_spec spec(invariant_kind kind, double min) {
+invariant_spec averaging_spec(invariant_kind kind, double min) {
   invariant_spec s;
   s.kind = kind;
   s.threshold = min;
@@ -65,19 +65,22 @@ TEST(averaging_invariants, complete_groups_are_counted_and_checked) {
   auto good = run_of({line("g1", 0, {1, 10, 0}, {3, 10, 0}),
                       line("g1", 1, {2, 20, 0}, {3, 20, 0}),
                       line("g1", 2, {6, 30, 0}, {3, 30, 0})});
-  auto r = averaging_exact(spec(invariant_kind::averaging_exact, 1), good);
+  auto r =
+      averaging_exact(averaging_spec(invariant_kind::averaging_exact, 1), good);
   EXPECT_TRUE(r.holds) << r.detail;
   EXPECT_EQ(r.measured, 1);
   auto bad = run_of({line("g1", 0, {1, 10, 0}, {3, 10, 0}),
                      line("g1", 1, {2, 20, 0}, {3, 20, 0}),
                      line("g1", 2, {6, 30, 0}, {4, 30, 0})});
   EXPECT_FALSE(
-      averaging_exact(spec(invariant_kind::averaging_exact, 1), bad).holds);
+      averaging_exact(averaging_spec(invariant_kind::averaging_exact, 1), bad)
+          .holds);
   // A member's line missing: not complete, so `min` is not met.
   auto partial = run_of({line("g1", 0, {1, 10, 0}, {3, 10, 0}),
                          line("g1", 1, {2, 20, 0}, {3, 20, 0})});
-  EXPECT_FALSE(
-      averaging_exact(spec(invariant_kind::averaging_exact, 1), partial).holds);
+  EXPECT_FALSE(averaging_exact(
+                   averaging_spec(invariant_kind::averaging_exact, 1), partial)
+                   .holds);
 }
 
 TEST(averaging_invariants, rounds_must_follow_every_fault) {
@@ -87,7 +90,7 @@ TEST(averaging_invariants, rounds_must_follow_every_fault) {
   applied_fault f;
   f.t = 20;
   run.faults.push_back(f);
-  auto s = spec(invariant_kind::averaging_rounds, 2);
+  auto s = averaging_spec(invariant_kind::averaging_rounds, 2);
   s.within_s = 10;
   auto r = averaging_rounds(s, run);
   EXPECT_TRUE(r.holds) << r.detail;

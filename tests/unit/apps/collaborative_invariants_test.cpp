@@ -47,7 +47,7 @@ node_sample loss_sample(double t, uint64_t step, double loss) {
 /// Three trainers reaching an epoch every 2 s for 60 s, equal parameters,
 /// loss falling from 2 to 0.5; matchmaking 2 s, averaging_timeout 5 s, so
 /// the derived bound is 2 + 5 + 2 x 2 = 11 s.
-harness_run healthy_run() {
+harness_run healthy_collaborative_run() {
   harness_run run;
   run.training_started_at = origin;
   run.training_s = 60;
@@ -90,7 +90,7 @@ void drop_epochs(harness_run& run, size_t node, double from, double to) {
 /// A run where trainer-2 is killed at 21 s and a late trainer-4 starts at
 /// 30 s, loads the state of epoch 15 at 33 s and follows the swarm.
 harness_run churn_run() {
-  auto run = healthy_run();
+  auto run = healthy_collaborative_run();
   run.faults.push_back(fault(21, fault_action::kill, "trainer-2"));
   drop_epochs(run, 1, 21, 60);
   run.nodes[1].samples.resize(21);
@@ -108,7 +108,7 @@ harness_run churn_run() {
   return run;
 }
 
-invariant_spec spec(invariant_kind kind, double threshold = 0) {
+invariant_spec collaborative_spec(invariant_kind kind, double threshold = 0) {
   invariant_spec s;
   s.kind = kind;
   s.threshold = threshold;
@@ -119,22 +119,23 @@ invariant_spec spec(invariant_kind kind, double threshold = 0) {
 } // namespace
 
 TEST(collaborative_invariants, the_bound_derives_from_the_round_settings) {
-  auto run = healthy_run();
+  auto run = healthy_collaborative_run();
   run.faults.push_back(fault(40, fault_action::kill, "trainer-2"));
   auto steps = global_epoch_steps(run);
   ASSERT_EQ(steps.size(), 29u);
   EXPECT_NEAR(steps.front().first, 2.05, 1e-9);
   EXPECT_NEAR(typical_epoch_s(steps, 40), 2.0, 1e-9);
-  EXPECT_NEAR(epoch_bound_s(spec(invariant_kind::epoch_progress), run), 11,
-              1e-9);
-  auto given = spec(invariant_kind::epoch_progress);
+  EXPECT_NEAR(
+      epoch_bound_s(collaborative_spec(invariant_kind::epoch_progress), run),
+      11, 1e-9);
+  auto given = collaborative_spec(invariant_kind::epoch_progress);
   given.within_s = 30;
   EXPECT_EQ(epoch_bound_s(given, run), 30);
 }
 
 TEST(collaborative_invariants, epoch_progress_catches_a_stall) {
-  auto s = spec(invariant_kind::epoch_progress, 20);
-  auto run = healthy_run();
+  auto s = collaborative_spec(invariant_kind::epoch_progress, 20);
+  auto run = healthy_collaborative_run();
   auto ok = epoch_progress(s, run);
   EXPECT_TRUE(ok.holds) << ok.detail;
   EXPECT_NEAR(ok.measured, 2.0, 0.1);
@@ -151,31 +152,38 @@ TEST(collaborative_invariants, epoch_progress_catches_a_stall) {
 }
 
 TEST(collaborative_invariants, epoch_progress_needs_the_minimum_epoch) {
-  auto run = healthy_run();
-  EXPECT_FALSE(
-      epoch_progress(spec(invariant_kind::epoch_progress, 30), run).holds);
+  auto run = healthy_collaborative_run();
+  EXPECT_FALSE(epoch_progress(
+                   collaborative_spec(invariant_kind::epoch_progress, 30), run)
+                   .holds);
   // A stall at the very end counts too.
   for (size_t i = 0; i < 3; ++i)
     drop_epochs(run, i, 45, 60);
-  EXPECT_FALSE(epoch_progress(spec(invariant_kind::epoch_progress), run).holds);
+  EXPECT_FALSE(
+      epoch_progress(collaborative_spec(invariant_kind::epoch_progress), run)
+          .holds);
 }
 
 TEST(collaborative_invariants, epoch_progress_wants_survivors_in_step) {
-  auto run = healthy_run();
+  auto run = healthy_collaborative_run();
   // trainer-3 stops reaching epochs at 40 s but is alive at the end.
   drop_epochs(run, 2, 40, 60);
-  auto r = epoch_progress(spec(invariant_kind::epoch_progress), run);
+  auto r =
+      epoch_progress(collaborative_spec(invariant_kind::epoch_progress), run);
   EXPECT_FALSE(r.holds);
   EXPECT_NE(r.detail.find("trainer-3 ended at epoch 19"), std::string::npos)
       << r.detail;
   // Killed, it is no survivor.
   run.faults.push_back(fault(40, fault_action::kill, "trainer-3"));
-  EXPECT_TRUE(epoch_progress(spec(invariant_kind::epoch_progress), run).holds);
+  EXPECT_TRUE(
+      epoch_progress(collaborative_spec(invariant_kind::epoch_progress), run)
+          .holds);
 }
 
 TEST(collaborative_invariants, epoch_recovery_after_a_kill) {
   auto run = churn_run();
-  auto r = epoch_recovery(spec(invariant_kind::epoch_recovery), run);
+  auto r =
+      epoch_recovery(collaborative_spec(invariant_kind::epoch_recovery), run);
   EXPECT_TRUE(r.holds) << r.detail;
   // Epoch 10 at 21 s; the survivors reach 11 at 22.05 and 22.15 s.
   EXPECT_NEAR(r.measured, 1.15, 1e-6);
@@ -187,57 +195,68 @@ TEST(collaborative_invariants, epoch_recovery_after_a_kill) {
       if (d.t - origin > 36)
         d.epoch -= 7;
   }
-  auto late = epoch_recovery(spec(invariant_kind::epoch_recovery), stalled);
+  auto late = epoch_recovery(collaborative_spec(invariant_kind::epoch_recovery),
+                             stalled);
   EXPECT_FALSE(late.holds);
   EXPECT_GT(late.measured, 11);
 }
 
 TEST(collaborative_invariants, epoch_recovery_after_a_freeze_and_one_laggard) {
-  auto run = healthy_run();
+  auto run = healthy_collaborative_run();
   run.faults.push_back(fault(21, fault_action::freeze, "trainer-3"));
   run.faults.push_back(fault(31, fault_action::thaw, "trainer-3"));
   drop_epochs(run, 2, 21, 31);
-  EXPECT_TRUE(epoch_recovery(spec(invariant_kind::epoch_recovery), run).holds);
+  EXPECT_TRUE(
+      epoch_recovery(collaborative_spec(invariant_kind::epoch_recovery), run)
+          .holds);
   // One survivor never moves on.
   drop_epochs(run, 0, 21, 60);
-  auto r = epoch_recovery(spec(invariant_kind::epoch_recovery), run);
+  auto r =
+      epoch_recovery(collaborative_spec(invariant_kind::epoch_recovery), run);
   EXPECT_FALSE(r.holds);
   EXPECT_NE(r.detail.find("trainer-1 never left epoch 10"), std::string::npos)
       << r.detail;
 }
 
 TEST(collaborative_invariants, epoch_recovery_needs_a_trainer_fault) {
-  auto run = healthy_run();
-  EXPECT_FALSE(epoch_recovery(spec(invariant_kind::epoch_recovery), run).holds);
+  auto run = healthy_collaborative_run();
+  EXPECT_FALSE(
+      epoch_recovery(collaborative_spec(invariant_kind::epoch_recovery), run)
+          .holds);
   run.faults.push_back(fault(21, fault_action::kill, "server-1"));
-  EXPECT_FALSE(epoch_recovery(spec(invariant_kind::epoch_recovery), run).holds);
+  EXPECT_FALSE(
+      epoch_recovery(collaborative_spec(invariant_kind::epoch_recovery), run)
+          .holds);
 }
 
 TEST(collaborative_invariants, parameters_agree_up_to_rounding) {
-  auto run = healthy_run();
+  auto run = healthy_collaborative_run();
   // Rounding: one trainer 1e-9 off everywhere.
   for (auto& d : run.nodes[1].epochs)
     for (auto& x : d.sketch)
       x *= 1 + 1e-9;
-  auto r = parameters_agree(spec(invariant_kind::parameters_agree, 20), run);
+  auto r = parameters_agree(
+      collaborative_spec(invariant_kind::parameters_agree, 20), run);
   EXPECT_TRUE(r.holds) << r.detail;
   EXPECT_EQ(r.measured, 0);
   EXPECT_NE(r.detail.find("29 epochs compared, 29 agreeing"), std::string::npos)
       << r.detail;
   // Fewer epochs compared than asked.
   EXPECT_FALSE(
-      parameters_agree(spec(invariant_kind::parameters_agree, 30), run).holds);
+      parameters_agree(collaborative_spec(invariant_kind::parameters_agree, 30),
+                       run)
+          .holds);
 }
 
 TEST(collaborative_invariants, a_divergence_must_heal) {
-  auto run = healthy_run();
+  auto run = healthy_collaborative_run();
   // A round fell back to local gradients at epoch 10: trainer-3 is 1e-2
   // off for two epochs, then a state averaging joins them again.
   for (auto& d : run.nodes[2].epochs)
     if (d.epoch == 10 || d.epoch == 11)
       for (auto& x : d.sketch)
         x += 0.01;
-  auto s = spec(invariant_kind::parameters_agree, 20);
+  auto s = collaborative_spec(invariant_kind::parameters_agree, 20);
   auto healed = parameters_agree(s, run);
   EXPECT_TRUE(healed.holds) << healed.detail;
   EXPECT_EQ(healed.measured, 2);
@@ -254,7 +273,7 @@ TEST(collaborative_invariants, a_divergence_must_heal) {
 
 TEST(collaborative_invariants, a_late_joiner_loads_the_state_and_follows) {
   auto run = churn_run();
-  auto s = spec(invariant_kind::joiner_catches_up, 5);
+  auto s = collaborative_spec(invariant_kind::joiner_catches_up, 5);
   auto r = joiner_catches_up(s, run);
   EXPECT_TRUE(r.holds) << r.detail;
   EXPECT_NEAR(r.measured, 3, 1e-6);
@@ -271,7 +290,8 @@ TEST(collaborative_invariants, a_joiner_that_starts_over_is_caught) {
     late[k].epoch = k + 1;
     late[k].loaded_state = false;
   }
-  auto r = joiner_catches_up(spec(invariant_kind::joiner_catches_up), run);
+  auto r = joiner_catches_up(
+      collaborative_spec(invariant_kind::joiner_catches_up), run);
   EXPECT_FALSE(r.holds);
   EXPECT_NE(r.detail.find("never loaded"), std::string::npos) << r.detail;
 }
@@ -281,26 +301,29 @@ TEST(collaborative_invariants, a_joiner_that_loads_late_or_drifts_is_caught) {
   // Its state arrives 40 s after its start; the derived bound is 22 s.
   slow.nodes.back().epochs.front().t = origin + 70;
   slow.training_s = 75;
-  EXPECT_FALSE(
-      joiner_catches_up(spec(invariant_kind::joiner_catches_up), slow).holds);
+  EXPECT_FALSE(joiner_catches_up(
+                   collaborative_spec(invariant_kind::joiner_catches_up), slow)
+                   .holds);
   auto drift = churn_run();
   // It loads the state, then steps on its own.
   for (auto& d : drift.nodes.back().epochs)
     if (!d.loaded_state)
       for (auto& x : d.sketch)
         x += 0.05;
-  auto r = joiner_catches_up(spec(invariant_kind::joiner_catches_up), drift);
+  auto r = joiner_catches_up(
+      collaborative_spec(invariant_kind::joiner_catches_up), drift);
   EXPECT_FALSE(r.holds);
   EXPECT_NE(r.detail.find("agreed at 1 of 14"), std::string::npos) << r.detail;
   // No joiner at all: the scenario does not test what it claims.
   EXPECT_FALSE(
-      joiner_catches_up(spec(invariant_kind::joiner_catches_up), healthy_run())
+      joiner_catches_up(collaborative_spec(invariant_kind::joiner_catches_up),
+                        healthy_collaborative_run())
           .holds);
 }
 
 TEST(collaborative_invariants, swarm_loss_falls_pooled) {
   auto run = churn_run();
-  auto s = spec(invariant_kind::swarm_loss_falls);
+  auto s = collaborative_spec(invariant_kind::swarm_loss_falls);
   auto r = swarm_loss_falls(s, run);
   EXPECT_TRUE(r.holds) << r.detail;
   EXPECT_LT(r.measured, 1);
@@ -310,7 +333,7 @@ TEST(collaborative_invariants, swarm_loss_falls_pooled) {
     sample.status.training->train_loss = 3;
   EXPECT_FALSE(swarm_loss_falls(s, worse).holds);
   // The swarm's loss does not fall.
-  auto flat = healthy_run();
+  auto flat = healthy_collaborative_run();
   for (auto& n : flat.nodes)
     for (auto& sample : n.samples)
       sample.status.training->train_loss = 1;

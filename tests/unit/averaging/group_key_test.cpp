@@ -4,6 +4,7 @@
 #include "actors/averaging/group_key.hpp"
 #include "messages/error.hpp"
 
+#include "tests/unit/test_data.hpp"
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,6 +16,8 @@
 
 using namespace colony;
 using namespace colony::averaging;
+
+using colony::testing::random_peer;
 
 namespace {
 
@@ -31,13 +34,6 @@ group_id random_id(std::mt19937_64& rng) {
   for (auto& b : id)
     b = static_cast<uint8_t>(rng());
   return id;
-}
-
-peer_id random_peer(std::mt19937_64& rng) {
-  ed25519_public_key key;
-  for (auto& b : key)
-    b = static_cast<uint8_t>(rng());
-  return peer_id::from_public_key(key);
 }
 
 } // namespace

@@ -5,6 +5,7 @@
 #include "messages/averaging.capnp.h"
 #include "messages/error.hpp"
 
+#include "tests/unit/test_data.hpp"
 #include <gtest/gtest.h>
 
 #include <capnp/message.h>
@@ -16,14 +17,9 @@
 using namespace colony;
 using namespace colony::averaging;
 
-namespace {
+using colony::testing::random_peer;
 
-peer_id random_peer(std::mt19937_64& rng) {
-  ed25519_public_key key;
-  for (auto& b : key)
-    b = static_cast<uint8_t>(rng());
-  return peer_id::from_public_key(key);
-}
+namespace {
 
 join_request sample_request(std::mt19937_64& rng) {
   join_request r;

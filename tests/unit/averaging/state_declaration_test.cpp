@@ -6,6 +6,7 @@
 #include "messages/envelope.hpp"
 #include "messages/error.hpp"
 
+#include "tests/unit/test_data.hpp"
 #include <gtest/gtest.h>
 
 #include <capnp/message.h>
@@ -19,14 +20,9 @@
 using namespace colony;
 using namespace colony::averaging;
 
-namespace {
+using colony::testing::random_peer;
 
-peer_id random_peer(std::mt19937_64& rng) {
-  ed25519_public_key key;
-  for (auto& b : key)
-    b = static_cast<uint8_t>(rng());
-  return peer_id::from_public_key(key);
-}
+namespace {
 
 /// A raw `StateDeclaration` built field by field (as a foreign peer might).
 std::string raw_declaration(bool sharing, const std::string& address,

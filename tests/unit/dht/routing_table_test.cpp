@@ -17,7 +17,7 @@
 namespace colony::dht {
 namespace {
 
-dht_id id_of(std::mt19937_64& rng) {
+dht_id random_id(std::mt19937_64& rng) {
   return testing::random_dht_id(rng);
 }
 
@@ -30,7 +30,7 @@ std::string address_of(size_t i) {
 std::vector<dht_id> fill(routing_table& table, std::mt19937_64& rng, size_t n) {
   std::vector<dht_id> ids;
   for (size_t i = 0; i < n; ++i) {
-    ids.push_back(id_of(rng));
+    ids.push_back(random_id(rng));
     (void)table.add_or_update_node(ids.back(), peer_id{}, address_of(i),
                                    static_cast<double>(i));
   }
@@ -78,7 +78,7 @@ void check_invariants(const routing_table& table) {
 
 size_t buckets_after_10k(size_t k, size_t b) {
   std::mt19937_64 rng{20240 + k * 100 + b};
-  routing_table table{id_of(rng), k, b};
+  routing_table table{random_id(rng), k, b};
   fill(table, rng, 10000);
   check_invariants(table);
   return table.buckets().size();
@@ -104,7 +104,7 @@ TEST(routing_table_test, bucket_counts_over_seeds) {
   // The ranges hold across seeds, not only for one lucky one.
   for (uint64_t seed = 1; seed <= 5; ++seed) {
     std::mt19937_64 rng{seed};
-    routing_table table{id_of(rng)};
+    routing_table table{random_id(rng)};
     fill(table, rng, 10000);
     EXPECT_GE(table.buckets().size(), 45u) << seed;
     EXPECT_LE(table.buckets().size(), 65u) << seed;
@@ -128,14 +128,14 @@ std::vector<dht_id> brute_force(const routing_table& table, const dht_id& query,
 
 TEST(routing_table_test, nearest_neighbors_are_exact) {
   std::mt19937_64 rng{7};
-  routing_table table{id_of(rng)};
+  routing_table table{random_id(rng)};
   auto ids = fill(table, rng, 10000);
   std::uniform_int_distribution<size_t> pick_k{1, 50};
   std::uniform_int_distribution<size_t> pick_node{0, ids.size() - 1};
   for (int i = 0; i < 1000; ++i) {
     auto k = pick_k(rng);
     // Half the queries are ids of nodes (maybe in the table), half random.
-    auto query = i % 2 == 0 ? ids[pick_node(rng)] : id_of(rng);
+    auto query = i % 2 == 0 ? ids[pick_node(rng)] : random_id(rng);
     std::optional<dht_id> exclude;
     if (i % 4 == 0)
       exclude = query;
@@ -150,7 +150,7 @@ TEST(routing_table_test, nearest_neighbors_are_exact) {
       EXPECT_EQ(n.address, table.find(n.id)->address);
   }
   // More than the table holds: everything, sorted.
-  auto query = id_of(rng);
+  auto query = random_id(rng);
   auto all = table.get_nearest_neighbors(query, 100000);
   EXPECT_EQ(all.size(), table.size());
   auto want = brute_force(table, query, 100000, std::nullopt);
@@ -162,11 +162,11 @@ TEST(routing_table_test, nearest_neighbors_are_exact) {
 TEST(routing_table_test, nearest_neighbors_exact_for_other_parameters) {
   for (auto [k, b] : {std::pair<size_t, size_t>{1, 1}, {3, 2}, {20, 10}}) {
     std::mt19937_64 rng{k * 10 + b};
-    routing_table table{id_of(rng), k, b};
+    routing_table table{random_id(rng), k, b};
     auto ids = fill(table, rng, 2000);
     check_invariants(table);
     for (int i = 0; i < 200; ++i) {
-      auto query = i % 2 == 0 ? ids[rng() % ids.size()] : id_of(rng);
+      auto query = i % 2 == 0 ? ids[rng() % ids.size()] : random_id(rng);
       auto n = 1 + rng() % 30;
       std::optional<dht_id> exclude;
       if (i % 3 == 0)
@@ -338,7 +338,7 @@ TEST(routing_table_test, far_bucket_splits_down_to_multiple_of_b) {
 
 TEST(routing_table_test, stale_buckets) {
   std::mt19937_64 rng{11};
-  routing_table table{id_of(rng)};
+  routing_table table{random_id(rng)};
   fill(table, rng, 500); // times 0..499
   auto stale = table.stale_bucket_ids(100.0, 1000.0);
   size_t expected = 0;
@@ -357,11 +357,11 @@ TEST(routing_table_test, stale_buckets) {
 
 TEST(routing_table_test, churn_keeps_invariants) {
   std::mt19937_64 rng{13};
-  routing_table table{id_of(rng), 4, 2};
+  routing_table table{random_id(rng), 4, 2};
   std::vector<dht_id> ids;
   for (int i = 0; i < 20000; ++i) {
     if (ids.empty() || rng() % 3 != 0) {
-      ids.push_back(id_of(rng));
+      ids.push_back(random_id(rng));
       auto ping = table.add_or_update_node(ids.back(), peer_id{}, "x:1", i);
       if (ping && rng() % 2 == 0) {
         EXPECT_TRUE(table.remove_node(ping->id));
@@ -379,12 +379,12 @@ TEST(routing_table_test, churn_keeps_invariants) {
 TEST(routing_table_test, fast_enough_for_a_large_swarm) {
   std::mt19937_64 rng{17};
   auto start = std::chrono::steady_clock::now();
-  routing_table table{id_of(rng)};
+  routing_table table{random_id(rng)};
   fill(table, rng, 10000);
   auto built = std::chrono::steady_clock::now();
   size_t total = 0;
   for (int i = 0; i < 10000; ++i)
-    total += table.get_nearest_neighbors(id_of(rng), 20).size();
+    total += table.get_nearest_neighbors(random_id(rng), 20).size();
   auto queried = std::chrono::steady_clock::now();
   EXPECT_EQ(total, 10000u * 20);
   using us = std::chrono::duration<double, std::micro>;

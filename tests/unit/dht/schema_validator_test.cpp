@@ -16,7 +16,7 @@ using namespace colony::dht;
 
 namespace {
 
-std::shared_ptr<const identity> make_identity() {
+std::shared_ptr<const identity> new_identity() {
   return std::make_shared<const identity>(*identity::generate());
 }
 
@@ -82,7 +82,7 @@ TEST(schema_validator, peer_id_subkeys_must_be_canonical_peer_ids) {
   s.subkey = subkey_rule::required;
   s.subkey_form = byte_schema::peer_id_text();
   schema_validator v{{s}};
-  auto id = make_identity()->peer_id().to_string();
+  auto id = new_identity()->peer_id().to_string();
   EXPECT_TRUE(accepts(v, "avg.0b01", id, "x"));
   EXPECT_FALSE(accepts(v, "avg.0b01", "not a peer", "x"));
   EXPECT_FALSE(accepts(v, "avg.0b01", id + "1", "x"));
@@ -97,8 +97,8 @@ TEST(schema_validator, owner_marker_subkeys_name_exactly_one_valid_owner) {
   s.subkey = subkey_rule::required;
   s.subkey_form = byte_schema::owner_marker();
   schema_validator v{{s}};
-  auto a = make_identity();
-  auto b = make_identity();
+  auto a = new_identity();
+  auto b = new_identity();
   EXPECT_TRUE(accepts(v, "k", marker_of(*a), "x"));
   EXPECT_TRUE(accepts(v, "k", "worker" + marker_of(*a), "x"));
   EXPECT_FALSE(accepts(v, "k", a->peer_id().to_string(), "x"));
@@ -147,7 +147,7 @@ TEST(schema_validator, custom_check_sees_only_bytes_within_the_bound) {
 
 TEST(schema_validator, progress_schema_takes_bounded_training_progress) {
   schema_validator v{{optim::progress_schema("run")}};
-  auto owner = marker_of(*make_identity());
+  auto owner = marker_of(*new_identity());
   auto key = optim::progress_key("run");
   EXPECT_EQ(key, "run_progress");
   EXPECT_TRUE(accepts(v, key, owner, optim::encode(good_progress())));
@@ -268,13 +268,13 @@ validator_chain signed_progress_chain(std::shared_ptr<const identity> me,
 TEST(schema_validator, under_signatures_both_must_accept) {
   for (bool schema_first : {true, false}) {
     SCOPED_TRACE(schema_first ? "schema added first" : "signatures first");
-    auto owner = make_identity();
-    auto forger = make_identity();
+    auto owner = new_identity();
+    auto forger = new_identity();
     auto key = optim::progress_key("run");
     auto subkey = marker_of(*owner);
     auto payload = optim::encode(good_progress());
     auto mine = signed_progress_chain(owner, schema_first);
-    auto reader = signed_progress_chain(make_identity(), schema_first);
+    auto reader = signed_progress_chain(new_identity(), schema_first);
     // Well-typed and signed by its owner: passes, reads as the payload.
     auto value = mine.sign_value(dht_record{key, subkey, true, payload, 9});
     ASSERT_NE(value, payload);
@@ -297,7 +297,7 @@ TEST(schema_validator, under_signatures_both_must_accept) {
 }
 
 TEST(schema_validator, the_schema_sees_the_value_without_its_signature) {
-  auto owner = make_identity();
+  auto owner = new_identity();
   auto key = marker_of(*owner);
   // Exactly the payload's size: the signed value is far longer.
   validator_chain chain;

@@ -9,7 +9,8 @@
 namespace colony {
 namespace {
 
-constexpr auto id1 = "12D3KooWPBRNBzgceXh7Z27wGoyYYz9ggwaYg2dWiwXXe8ieyFCN";
+constexpr auto sample_id =
+    "12D3KooWPBRNBzgceXh7Z27wGoyYYz9ggwaYg2dWiwXXe8ieyFCN";
 
 peer_address must_parse(std::string_view text) {
   auto addr = peer_address::parse(text);
@@ -65,19 +66,20 @@ TEST(peer_address, multiaddrs) {
 }
 
 TEST(peer_address, peer_id_suffix) {
-  std::string text = std::string{"/ip4/1.2.3.4/tcp/31337/p2p/"} + id1;
+  std::string text = std::string{"/ip4/1.2.3.4/tcp/31337/p2p/"} + sample_id;
   auto a = must_parse(text);
   ASSERT_TRUE(a.id);
-  EXPECT_EQ(a.id->to_string(), id1);
+  EXPECT_EQ(a.id->to_string(), sample_id);
   EXPECT_EQ(a.to_string(), "1.2.3.4:31337");
   EXPECT_EQ(a.to_multiaddr(), text);
   EXPECT_EQ(must_parse(text), a);
   // Old spelling and the HOST:PORT forms.
-  EXPECT_EQ(must_parse(std::string{"/ip4/1.2.3.4/tcp/31337/ipfs/"} + id1), a);
-  EXPECT_EQ(must_parse(std::string{"1.2.3.4:31337/p2p/"} + id1), a);
-  auto v6 = must_parse(std::string{"[::1]:7/p2p/"} + id1);
+  EXPECT_EQ(must_parse(std::string{"/ip4/1.2.3.4/tcp/31337/ipfs/"} + sample_id),
+            a);
+  EXPECT_EQ(must_parse(std::string{"1.2.3.4:31337/p2p/"} + sample_id), a);
+  auto v6 = must_parse(std::string{"[::1]:7/p2p/"} + sample_id);
   ASSERT_TRUE(v6.id);
-  EXPECT_EQ(v6.to_multiaddr(), std::string{"/ip6/::1/tcp/7/p2p/"} + id1);
+  EXPECT_EQ(v6.to_multiaddr(), std::string{"/ip6/::1/tcp/7/p2p/"} + sample_id);
 }
 
 TEST(peer_address, errors_name_the_bad_part) {
@@ -111,7 +113,7 @@ TEST(peer_address, errors_name_the_bad_part) {
   expect_error("/ip4/1.2.3.4/tcp/5/p2p", "missing peer id");
   expect_error("/ip4/1.2.3.4/tcp/5/p2p/12D3KooWnope", "bad peer id");
   expect_error("1.2.3.4:5/p2p/", "missing peer id");
-  expect_error(std::string{"/ip4/1.2.3.4/tcp/5/p2p/"} + id1 + "/x",
+  expect_error(std::string{"/ip4/1.2.3.4/tcp/5/p2p/"} + sample_id + "/x",
                "unexpected '/x'");
 }
 
