@@ -366,8 +366,8 @@ caf::error check_config(averager_config& config) {
   if (config.tensors.empty())
     return make_error(errc::invalid_argument, "an averager needs tensors");
   // The same checks a round makes, now rather than at the first step.
-  part_options parts{config.options.part_size_bytes,
-                     config.options.compression};
+  part_options parts{config.options.part_size_bytes, config.options.compression,
+                     config.options.tensor_compression};
   int64_t total = 0;
   for (const auto& t : config.tensors)
     if (t.defined())
@@ -408,7 +408,8 @@ caf::expected<caf::actor> spawn_averager(caf::actor_system& system,
   auto init = [](averager_actor* self, averager_config cfg) {
     auto& st = self->state;
     st.part_opts =
-        part_options{cfg.options.part_size_bytes, cfg.options.compression};
+        part_options{cfg.options.part_size_bytes, cfg.options.compression,
+                     cfg.options.tensor_compression};
     st.schema_hash = schema_hash(cfg.tensors, st.part_opts);
     st.matchmaking_service = matchmaking_service(cfg.options.prefix);
     st.allreduce_service = allreduce_service(cfg.options.prefix);

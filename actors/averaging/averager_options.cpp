@@ -82,6 +82,9 @@ caf::error validate(const averager_options& options) {
             std::to_string(options.part_size_bytes));
   check(options.compression.min_compressed_numel >= 0,
         "compression: min_compressed_numel must not be negative");
+  for (const auto& c : options.tensor_compression)
+    check(c.min_compressed_numel >= 0,
+          "tensor_compression: min_compressed_numel must not be negative");
   if (options.bandwidth)
     check(std::isfinite(*options.bandwidth) && *options.bandwidth >= 0,
           "bandwidth must be finite and not negative, got " +

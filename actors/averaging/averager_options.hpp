@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace colony::averaging {
 
@@ -75,6 +76,9 @@ struct averager_options {
   /// Which parts travel compressed (size-adaptive: small tensors stay
   /// exact).
   averaging_compression compression;
+  /// Per averaged tensor, in order, replacing `compression` (a role-adaptive
+  /// choice: role_adaptive_compression.hpp); empty: all use `compression`.
+  std::vector<averaging_compression> tensor_compression;
   /// This peer's bandwidth (any unit, the same across the group): spans
   /// are proportional to it. nullopt counts as the group's mean.
   std::optional<double> bandwidth;

@@ -40,6 +40,13 @@ tensor_parts::make(std::vector<at::Tensor> tensors,
                    const part_options& options) {
   if (options.part_size_bytes == 0)
     return make_error(errc::invalid_argument, "part size must be positive");
+  if (!options.tensor_compression.empty() &&
+      options.tensor_compression.size() != tensors.size())
+    return make_error(errc::invalid_argument,
+                      "a codec policy for " +
+                          std::to_string(options.tensor_compression.size()) +
+                          " tensors, the group has " +
+                          std::to_string(tensors.size()));
   tensor_parts out;
   std::vector<compression_type> codecs;
   codecs.reserve(tensors.size());
@@ -52,8 +59,7 @@ tensor_parts::make(std::vector<at::Tensor> tensors,
     // A detached view: writing into it bypasses autograd (as an averager
     // writes into parameters under no_grad) but shares the storage.
     out.flat_.push_back(tensors[i].detach().view({-1}));
-    codecs.push_back(
-        options.compression.for_tensor(numel, tensors[i].scalar_type()));
+    codecs.push_back(options.of(i).for_tensor(numel, tensors[i].scalar_type()));
   }
   out.tensors_ = std::move(tensors);
   int64_t sum = 0;

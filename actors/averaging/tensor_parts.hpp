@@ -38,6 +38,15 @@ struct part_options {
   uint64_t part_size_bytes = uint64_t{512} << 10;
   /// Which tensors travel compressed.
   averaging_compression compression;
+  /// Per tensor, in order, replacing `compression` (a role-adaptive choice:
+  /// role_adaptive_compression.hpp); empty: every tensor uses
+  /// `compression`.
+  std::vector<averaging_compression> tensor_compression;
+
+  /// The policy of tensor `i`.
+  [[nodiscard]] const averaging_compression& of(size_t i) const {
+    return tensor_compression.empty() ? compression : tensor_compression[i];
+  }
 };
 
 /// The averaged tensors of a group as one flat vector split into spans

@@ -18,13 +18,14 @@ void put_u64(std::string& out, uint64_t x) {
 std::string schema_hash(const std::vector<at::Tensor>& tensors,
                         const part_options& options) {
   // A plain serialization (little-endian integers), then one digest.
-  std::string text = "colony.averaging.schema.v1";
+  std::string text = "colony.averaging.schema.v2";
   put_u64(text, options.part_size_bytes);
-  put_u64(text, static_cast<uint64_t>(options.compression.codec));
-  put_u64(text,
-          static_cast<uint64_t>(options.compression.min_compressed_numel));
   put_u64(text, tensors.size());
-  for (const auto& t : tensors) {
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const auto& t = tensors[i];
+    // Peers that would cut or encode a tensor differently must not group.
+    put_u64(text, static_cast<uint64_t>(options.of(i).codec));
+    put_u64(text, static_cast<uint64_t>(options.of(i).min_compressed_numel));
     put_u64(text, static_cast<uint64_t>(t.scalar_type()));
     put_u64(text, static_cast<uint64_t>(t.dim()));
     for (auto d : t.sizes())

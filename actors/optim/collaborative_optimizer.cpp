@@ -100,7 +100,8 @@ struct collaborative_optimizer::impl {
   make_averager(const std::string& suffix, std::vector<at::Tensor> tensors,
                 std::shared_ptr<std::mutex> lock,
                 const averaging::averaging_compression& compression,
-                std::optional<bool> share_state, uint64_t seed_salt) {
+                std::optional<bool> share_state, uint64_t seed_salt,
+                std::vector<averaging::averaging_compression> per_tensor = {}) {
     averaging::averager_config config;
     config.tensors = std::move(tensors);
     config.transport = swarm.transport;
@@ -118,6 +119,7 @@ struct collaborative_optimizer::impl {
         options.allreduce_timeout.value_or(options.averaging_timeout);
     o.part_size_bytes = options.part_size_bytes;
     o.compression = compression;
+    o.tensor_compression = std::move(per_tensor);
     o.bandwidth = options.bandwidth;
     o.client_mode = options.client_mode;
     o.auxiliary = options.auxiliary;
@@ -168,15 +170,20 @@ struct collaborative_optimizer::impl {
                         "the optimizer has no parameters");
     for (auto& t : extras)
       extra_tensors.push_back(t.detach());
-    // Averaged state: parameters, the chosen statistics, extra tensors.
+    // Averaged state: parameters, the chosen statistics, extra tensors,
+    // each with the codec of its role.
+    using averaging::tensor_role;
     std::vector<at::Tensor> averaged = params;
+    std::vector<tensor_role> roles(params.size(), tensor_role::parameter);
     for (const auto& name : options.average_opt_statistics) {
       auto stats = optimizer_statistic(*opt, name);
       if (!stats)
         return stats.error();
       averaged.insert(averaged.end(), stats->begin(), stats->end());
+      roles.resize(averaged.size(), tensor_role::optimizer);
     }
     averaged.insert(averaged.end(), extra_tensors.begin(), extra_tensors.end());
+    roles.resize(averaged.size(), tensor_role::other);
     // Shared state: parameters, all optimizer state, extra tensors.
     std::vector<at::Tensor> shared = params;
     auto opt_state = optimizer_state_tensors(*opt);
@@ -212,9 +219,10 @@ struct collaborative_optimizer::impl {
       state_buffers.push_back(at::empty_like(t, at::MemoryFormat::Contiguous));
       state_snapshot.push_back(at::empty_like(t, at::MemoryFormat::Contiguous));
     }
-    auto sa = make_averager("_state_averager", state_buffers,
-                            std::make_shared<std::mutex>(),
-                            options.state_averaging_compression, false, 0x5a);
+    const auto& state_codecs = options.state_averaging_compression;
+    auto sa = make_averager(
+        "_state_averager", state_buffers, std::make_shared<std::mutex>(),
+        state_codecs.fallback, false, 0x5a, state_codecs.for_tensors(roles));
     if (!sa)
       return sa.error();
     state_averager = std::move(*sa);

@@ -5,6 +5,7 @@
 // says so. Plain data, so configs fill it without LibTorch's headers.
 
 #include "actors/averaging/averaging_compression.hpp"
+#include "actors/averaging/role_adaptive_compression.hpp"
 #include "messages/tensor_codec.hpp"
 
 #include <caf/error.hpp>
@@ -106,9 +107,11 @@ struct collaborative_options {
   /// not save half of its elements goes plain. In [1, max_power_sgd_rank].
   int64_t power_sgd_rank = 4;
   /// Codecs of gradients, of averaged state and of downloaded state
-  /// (size-adaptive: small tensors stay exact).
+  /// (size-adaptive: small tensors stay exact). The averaged state is
+  /// role-adaptive: its parameters, optimizer statistics and extra tensors
+  /// may each take their own codec (hivemind's RoleAdaptiveCompression).
   averaging::averaging_compression grad_compression;
-  averaging::averaging_compression state_averaging_compression;
+  averaging::role_adaptive_compression state_averaging_compression;
   compression_type load_state_compression = compression_type::none;
   /// Optimizer statistics averaged with the parameters, e.g. {"exp_avg_sq"}
   /// for Adam (names: optimizer_state.hpp).

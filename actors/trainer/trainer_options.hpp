@@ -93,6 +93,10 @@ struct trainer_options {
   uint64_t report_every = 10;
   /// `seed`: of parameter init, shuffling and jitter (0: random).
   uint64_t seed = 0;
+  /// `init_seed`: of parameter init alone (0: `seed`, or in a collaborative
+  /// run one derived from `run_id`, so that its trainers start alike). A
+  /// benchmark sets it to compare runs that differ only in how they train.
+  uint64_t init_seed = 0;
   /// `wait_for_experts`: at start, how long to wait until every grid has a
   /// declared expert.
   std::chrono::milliseconds wait_for_experts{60000};

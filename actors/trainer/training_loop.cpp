@@ -112,8 +112,10 @@ training_loop::make(const trainer_options& options, const swarm_access& swarm) {
   try {
     // Parameter init draws from the global generator; the trainers of a
     // collaborative run all draw the same.
-    torch::manual_seed(
-        options.collaborative ? run_seed(options.collaboration.run_id) : seed);
+    torch::manual_seed(options.init_seed != 0 ? options.init_seed
+                       : options.collaborative
+                           ? run_seed(options.collaboration.run_id)
+                           : seed);
     auto made = make_trainer_model(options, swarm);
     self->model = made.model;
     self->optimizer = made.optimizer;

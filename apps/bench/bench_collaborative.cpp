@@ -199,7 +199,11 @@ caf::expected<run_outcome> run_peers(const collaborative_args& a, uint64_t seed,
           << "collaborative = true\n"
           << "run_id = \"bench" << seed << "\"\n"
           << "target_batch_size = " << a.target_batch_size << "\n"
-          << "max_epochs = " << a.epochs << "\n"
+          << "max_epochs = " << a.epochs
+          << "\n"
+          // The single process's initial parameters: runs differ only in
+          // how they train.
+          << "init_seed = " << seed << "\n"
           << "max_time = 0\n"
           << "matchmaking_time = " << a.matchmaking_time << "\n"
           << "averaging_timeout = " << a.averaging_timeout << "\n"

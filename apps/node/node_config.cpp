@@ -388,6 +388,17 @@ key_spec codec_key(Access access) {
           }};
 }
 
+/// A codec by name that replaces another key's when given (a role of
+/// role-adaptive compression).
+template <class Access>
+key_spec role_codec_key(Access access) {
+  return codec_key([=](node_config& cfg) -> compression_type& {
+    auto& codec = access(cfg);
+    codec.emplace();
+    return *codec;
+  });
+}
+
 /// How a collaborative trainer averages gradients, by name.
 template <class Access>
 key_spec grad_averager_key(Access access) {
@@ -584,8 +595,29 @@ void add_collaborative_keys(config_schema& s) {
                 1, optim::max_power_sgd_rank));
   s.add("trainer", "state_averaging_compression",
         codec_key([=](node_config& c) -> compression_type& {
-          return o(c).state_averaging_compression.codec;
+          return o(c).state_averaging_compression.fallback.codec;
         }));
+  s.add("trainer", "parameter_compression",
+        role_codec_key([=](node_config& c) -> std::optional<compression_type>& {
+          return o(c).state_averaging_compression.parameter;
+        }));
+  s.add("trainer", "optimizer_compression",
+        role_codec_key([=](node_config& c) -> std::optional<compression_type>& {
+          return o(c).state_averaging_compression.optimizer;
+        }));
+  // The size threshold of every averaged tensor, gradients and state.
+  s.add("trainer", "min_compressed_numel",
+        {value_kind::count, [=](node_config& c, const key_use& use) {
+           const auto* num = use.value.as_integer();
+           if (num == nullptr)
+             return use.fail_type(value_kind::count);
+           auto count = check_count(num->get(), 0, int64_t{1} << 62);
+           if (!count)
+             return use.fail(reason_of(count.error()));
+           o(c).grad_compression.min_compressed_numel = *count;
+           o(c).state_averaging_compression.fallback.min_compressed_numel =
+               *count;
+         }});
   s.add("trainer", "load_state_compression",
         codec_key([=](node_config& c) -> compression_type& {
           return o(c).load_state_compression;
@@ -715,6 +747,9 @@ void add_trainer_keys(config_schema& s) {
   s.add("trainer", "seed",
         count_key([=](node_config& c) -> uint64_t& { return t(c).seed; }, 0,
                   std::numeric_limits<int64_t>::max()));
+  s.add("trainer", "init_seed",
+        count_key([=](node_config& c) -> uint64_t& { return t(c).init_seed; },
+                  0, std::numeric_limits<int64_t>::max()));
   s.add("trainer", "wait_for_experts",
         seconds_key([=](node_config& c) -> milliseconds& {
           return t(c).wait_for_experts;

@@ -118,7 +118,8 @@ class swarm {
   }
 
   /// A peer with its own node, model and optimizer.
-  std::unique_ptr<peer> add(kind k, const collaborative_options& options) {
+  std::unique_ptr<peer> add(kind k, const collaborative_options& options,
+                            std::vector<at::Tensor> extra_tensors = {}) {
     auto p = std::make_unique<peer>();
     p->n = start();
     if (!p->n)
@@ -128,7 +129,7 @@ class swarm {
                             p->n->dht(),     p->n->shared_me(),
                             p->n->address(), p->n->shared_log()};
     auto opt = collaborative_optimizer::create(
-        endpoint, make_optimizer(k, p->net), options);
+        endpoint, make_optimizer(k, p->net), options, std::move(extra_tensors));
     if (!opt) {
       ADD_FAILURE() << describe(opt.error());
       return nullptr;
@@ -223,6 +224,52 @@ TEST(collaborative_optimizer, two_sgd_peers_match_one_process_on_their_union) {
 TEST(collaborative_optimizer,
      three_adam_peers_match_one_process_on_their_union) {
   peers_match_one_process(kind::adam, 3);
+}
+
+TEST(collaborative_optimizer, state_rounds_give_each_role_its_codec) {
+  // Parameters and Adam's moments travel 8-bit, the extra tensors exact:
+  // their average must come out exact, which 8 bits could not give.
+  constexpr int64_t share = 16;
+  constexpr uint64_t epochs = 3;
+  swarm s;
+  std::vector<std::unique_ptr<peer>> peers;
+  std::vector<at::Tensor> extras;
+  for (int i = 0; i < 2; ++i) {
+    auto o = test_options(2 * share);
+    o.seed = 21 + i;
+    o.delay_state_averaging = false;
+    o.average_opt_statistics = {"exp_avg", "exp_avg_sq"};
+    o.state_averaging_compression.fallback = {compression_type::uniform_8bit,
+                                              1};
+    o.state_averaging_compression.other = compression_type::none;
+    extras.push_back(at::arange(1000, at::kFloat) * (i + 1) / 7.0);
+    peers.push_back(s.add(kind::adam, o, {extras.back()}));
+    ASSERT_TRUE(peers.back());
+  }
+  std::vector<std::future<std::string>> runs;
+  for (size_t i = 0; i < peers.size(); ++i)
+    runs.push_back(std::async(std::launch::async, [&, i]() -> std::string {
+      auto& p = *peers[i];
+      for (uint64_t e = 0; e < epochs; ++e) {
+        backward_on(p.net, e, share * static_cast<int64_t>(i), share);
+        if (auto r = p.opt->step(share); !r)
+          return describe(r.error());
+        if (!wait_for_epoch_after(p, e))
+          return "peer " + std::to_string(i) + " stuck in epoch " +
+                 std::to_string(e);
+      }
+      return {};
+    }));
+  for (auto& r : runs)
+    EXPECT_EQ(r.get(), "");
+  auto mean = at::arange(1000, at::kFloat) * 1.5 / 7.0;
+  for (size_t i = 0; i < peers.size(); ++i) {
+    auto status = peers[i]->opt->status();
+    EXPECT_GE(status.state_rounds_averaged, 1u) << "peer " << i;
+    auto guard = peers[i]->opt->lock_parameters();
+    EXPECT_LE((extras[i] - mean).abs().max().item<float>(), 1e-4)
+        << "peer " << i;
+  }
 }
 
 TEST(collaborative_optimizer, a_lone_peer_steps_each_epoch_with_its_own_batch) {

@@ -254,3 +254,30 @@ TEST(tensor_parts, large_tensors_use_the_codec_and_its_part_size) {
   for (const auto& p : parts->parts(1))
     EXPECT_EQ(p.codec, p.dtype == at::kHalf ? raw : q8);
 }
+
+TEST(tensor_parts, each_tensor_may_have_its_own_codec) {
+  std::mt19937_64 rng{9};
+  std::vector<at::Tensor> tensors{
+      random_tensor(rng, {2000}, at::kFloat), // a parameter: float16
+      random_tensor(rng, {2000}, at::kFloat), // a statistic: uniform_8bit
+      random_tensor(rng, {2000}, at::kFloat), // other: none
+  };
+  part_options options;
+  options.part_size_bytes = 1 << 20;
+  options.tensor_compression = {{compression_type::float16, 1000},
+                                {compression_type::uniform_8bit, 1000},
+                                {compression_type::none, 1000}};
+  std::vector<int64_t> spans{6000};
+  auto parts = tensor_parts::make(tensors, spans, options);
+  ASSERT_TRUE(parts);
+  expect_valid_layout(*parts, spans, options.part_size_bytes);
+  // Same dtype, other codec: parts never run over a change of codec.
+  ASSERT_EQ(parts->parts(0).size(), 3u);
+  EXPECT_EQ(parts->parts(0)[0].codec, compression_type::float16);
+  EXPECT_EQ(parts->parts(0)[1].codec, compression_type::uniform_8bit);
+  EXPECT_EQ(parts->parts(0)[2].codec, compression_type::none);
+  EXPECT_EQ(parts->parts(0)[1].begin, 2000);
+  // A policy per tensor must cover exactly the group's tensors.
+  options.tensor_compression.pop_back();
+  EXPECT_FALSE(tensor_parts::make(tensors, spans, options));
+}
