@@ -399,7 +399,8 @@ caf::expected<caf::actor> spawn_averager(caf::actor_system& system,
     sc.declare_state_period = config.options.declare_state_period;
     sc.parts =
         part_options{config.options.part_size_bytes,
-                     averaging_compression{config.options.state_compression}};
+                     averaging_compression{config.options.state_compression},
+                     {}};
     sc.dht_timeout = config.dht_timeout;
     sc.log = config.log;
     sc.seed = config.seed ^ 0x5ea7'5e4e'0000'0001ull;

@@ -59,13 +59,13 @@ TEST(logging, many_loggers_with_equal_ids_coexist) {
 }
 
 TEST(logging, stderr_logger_writes_to_stderr) {
-  testing::internal::CaptureStderr();
+  ::testing::internal::CaptureStderr();
   {
     auto log = make_node_logger("xYz123", spdlog::level::info);
     log->info("hello from a node");
     log->flush();
   }
-  auto text = testing::internal::GetCapturedStderr();
+  auto text = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(text.find("[xYz123] [info] hello from a node"), std::string::npos)
       << text;
 }
