@@ -154,6 +154,20 @@ bool wait_for_epoch_after(peer& p, uint64_t epoch,
       20ms);
 }
 
+/// Peer `i` trains `epochs` epochs on its `share` rows of each; empty or
+/// what went wrong.
+std::string train_share(peer& p, size_t i, int64_t share, uint64_t epochs) {
+  for (uint64_t e = 0; e < epochs; ++e) {
+    backward_on(p.net, e, share * static_cast<int64_t>(i), share);
+    if (auto r = p.opt->step(share); !r)
+      return describe(r.error());
+    if (!wait_for_epoch_after(p, e))
+      return "peer " + std::to_string(i) + " stuck in epoch " +
+             std::to_string(e);
+  }
+  return {};
+}
+
 /// One process training on the whole batch of every epoch.
 std::vector<at::Tensor> reference_run(kind k, int64_t rows, uint64_t epochs) {
   auto m = make_model();
@@ -248,17 +262,8 @@ TEST(collaborative_optimizer, state_rounds_give_each_role_its_codec) {
   }
   std::vector<std::future<std::string>> runs;
   for (size_t i = 0; i < peers.size(); ++i)
-    runs.push_back(std::async(std::launch::async, [&, i]() -> std::string {
-      auto& p = *peers[i];
-      for (uint64_t e = 0; e < epochs; ++e) {
-        backward_on(p.net, e, share * static_cast<int64_t>(i), share);
-        if (auto r = p.opt->step(share); !r)
-          return describe(r.error());
-        if (!wait_for_epoch_after(p, e))
-          return "peer " + std::to_string(i) + " stuck in epoch " +
-                 std::to_string(e);
-      }
-      return {};
+    runs.push_back(std::async(std::launch::async, [&, i] {
+      return train_share(*peers[i], i, share, epochs);
     }));
   for (auto& r : runs)
     EXPECT_EQ(r.get(), "");
@@ -435,18 +440,8 @@ TEST(collaborative_optimizer, an_auxiliary_peer_joins_the_rounds_without_data) {
   });
   std::vector<std::future<std::string>> runs;
   for (size_t i = 0; i < 2; ++i)
-    runs.push_back(std::async(std::launch::async, [&, i]() -> std::string {
-      auto& p = *peers[i];
-      for (uint64_t e = 0; e < epochs; ++e) {
-        backward_on(p.net, e, share * static_cast<int64_t>(i), share);
-        auto r = p.opt->step(share);
-        if (!r)
-          return describe(r.error());
-        if (!wait_for_epoch_after(p, e))
-          return "peer " + std::to_string(i) + " stuck in epoch " +
-                 std::to_string(e);
-      }
-      return {};
+    runs.push_back(std::async(std::launch::async, [&, i] {
+      return train_share(*peers[i], i, share, epochs);
     }));
   for (auto& r : runs)
     EXPECT_EQ(r.get(), "");
