@@ -1,5 +1,7 @@
 #include "messages/flat_builder.hpp"
 
+#include "messages/buffer_pool.hpp"
+
 #include <algorithm>
 
 #if defined(__linux__)
@@ -75,9 +77,16 @@ class flat_builder::segment_source final : public capnp::MessageBuilder {
 flat_builder::flat_builder(uint64_t words) {
   words = std::clamp<uint64_t>(words, 1, capnp::MAX_SEGMENT_WORDS);
   auto bytes = single_segment_table + words * sizeof(capnp::word);
-  buffer_.reserve(bytes);
-  prefer_huge_pages(buffer_.data(), bytes);
-  buffer_.resize(bytes); // zeroed, as capnp requires
+  // Zeroed, as capnp requires. A pooled buffer is warm memory (a fresh one
+  // costs a page fault and the kernel's zeroing per 4 KiB); a large one
+  // gets huge pages instead.
+  if (bytes < huge_page_threshold) {
+    buffer_ = buffer_pool::instance().take_zeroed(bytes);
+  } else {
+    buffer_.reserve(bytes);
+    prefer_huge_pages(buffer_.data(), bytes);
+    buffer_.resize(bytes);
+  }
   message_ = std::make_unique<segment_source>(kj::ArrayPtr<capnp::word>{
       reinterpret_cast<capnp::word*>(buffer_.data() + single_segment_table),
       static_cast<size_t>(words)});
