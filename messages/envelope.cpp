@@ -1,12 +1,14 @@
 #include "messages/envelope.hpp"
 
+#include "messages/buffer_pool.hpp"
+
 #include <cstring>
 
 namespace colony {
 
 envelope::envelope(std::vector<char> bytes)
-    : buffer_(std::make_shared<const std::vector<char>>(std::move(bytes))),
-      offset_(0), size_(buffer_->size()) {
+    : buffer_(buffer_pool::instance().share(std::move(bytes))), offset_(0),
+      size_(buffer_->size()) {
   // nop
 }
 

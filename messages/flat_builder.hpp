@@ -19,12 +19,21 @@ namespace colony {
 class flat_builder {
  public:
   /// `words`: the estimated size of the message (capped at capnp's largest
-  /// segment).
-  explicit flat_builder(uint64_t words);
+  /// segment). `blob_words`: how much of it are Data blobs (tensor bytes)
+  /// that the caller writes entirely once initialised; their memory is not
+  /// zeroed first (for a tensor part, zeroing was a pass as costly as the
+  /// copy). Each blob then travels as a segment of its own, in the same
+  /// buffer. With `blob_words` 0, every word is zeroed, as capnp assumes.
+  explicit flat_builder(uint64_t words, uint64_t blob_words = 0);
   ~flat_builder();
 
   flat_builder(const flat_builder&) = delete;
   flat_builder& operator=(const flat_builder&) = delete;
+
+  /// Allocations of at least this many words are taken for blobs when
+  /// `blob_words` was given (a Data of 4 KiB or more; colony's messages
+  /// have no struct list that large beside a tensor).
+  static constexpr uint64_t min_blob_words = 512;
 
   [[nodiscard]] capnp::MessageBuilder& message() noexcept;
 

@@ -1070,6 +1070,16 @@ decode_tensor(wire::Tensor::Reader in, const tensor_limits& limits,
   }
 }
 
+uint64_t tensor_blob_words(const at::Tensor& tensor, compression_type codec) {
+  if (!tensor.defined())
+    return 0;
+  auto* info = find_dtype(tensor.scalar_type());
+  auto numel = static_cast<uint64_t>(tensor.numel());
+  auto last = static_cast<uint64_t>(tensor.dim() > 0 ? tensor.size(-1) : 1);
+  return words_for_bytes(
+      layout_of(codec, numel, last, info ? info->itemsize : 8).data_bytes);
+}
+
 uint64_t tensor_message_words(const at::Tensor& tensor,
                               compression_type codec) {
   constexpr uint64_t tensor_words = wire::Tensor::_capnpPrivate::dataWordSize +

@@ -123,6 +123,12 @@ decode_tensor(wire::Tensor::Reader in, const tensor_limits& limits,
 [[nodiscard]] uint64_t tensor_message_words(const at::Tensor& tensor,
                                             compression_type codec);
 
+/// Words of `tensor`'s data blob encoded with `codec`: the part of
+/// `tensor_message_words` that `encode_tensor` writes entirely, so a
+/// flat_builder need not zero it (its `blob_words`).
+[[nodiscard]] uint64_t tensor_blob_words(const at::Tensor& tensor,
+                                         compression_type codec);
+
 /// Encodes `tensors` with `codec` as one `TensorList` message, built in
 /// place in the envelope's buffer: the first segment is sized for the whole
 /// message, so each tensor's bytes are written once (for `none`, one memcpy

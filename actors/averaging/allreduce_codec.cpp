@@ -99,7 +99,8 @@ caf::expected<envelope> encode_reducer_request(const reducer_request& request,
       part ? part->group_id : std::get<sender_abort>(request).group_id;
   auto text_bytes = part ? 0 : std::get<sender_abort>(request).reason.size();
   flat_builder message{message_words(part ? &part->values : nullptr, codec,
-                                     group_id.size() + text_bytes)};
+                                     group_id.size() + text_bytes),
+                       part ? tensor_blob_words(part->values, codec) : 0};
   auto root = message.message().initRoot<wire::AllReduceRequest>();
   auto set_group = [&](const std::string& id) {
     root.setGroupId(capnp::Data::Reader{
@@ -174,7 +175,8 @@ caf::expected<envelope> encode_part_reply(const part_reply& reply,
   auto extra_bytes = delta ? 4 * delta->contributors.size()
                            : std::get<part_refusal>(reply).message.size();
   flat_builder message{
-      message_words(delta ? &delta->values : nullptr, codec, extra_bytes)};
+      message_words(delta ? &delta->values : nullptr, codec, extra_bytes),
+      delta ? tensor_blob_words(delta->values, codec) : 0};
   auto root = message.message().initRoot<wire::AllReduceReply>();
   if (delta != nullptr) {
     root.setPartIndex(delta->part_index);
@@ -202,7 +204,8 @@ encode_delta_reply(uint32_t part_index, const at::Tensor& average,
                    const std::vector<uint32_t>& contributors,
                    compression_type codec) {
   // Sized as the delta: the sent part has its numel, shape and dtype.
-  flat_builder message{message_words(&sent, codec, 4 * contributors.size())};
+  flat_builder message{message_words(&sent, codec, 4 * contributors.size()),
+                       tensor_blob_words(sent, codec)};
   auto root = message.message().initRoot<wire::AllReduceReply>();
   root.setPartIndex(part_index);
   auto out = root.initDelta();

@@ -108,14 +108,46 @@ state_copy take_state_copy(averager_actor* self) {
   return copy;
 }
 
+/// The state as snapshot `id`, its parts encoded straight from the
+/// tensors under their lock: the one copy a download needs.
+caf::expected<state_copy> take_state_snapshot(averager_actor* self, uint64_t id,
+                                              const part_options& plan) {
+  auto& st = self->state;
+  state_copy copy;
+  copy.priority = st.state_priority;
+  std::unique_lock<std::mutex> guard;
+  if (st.config.tensors_lock)
+    guard = std::unique_lock<std::mutex>(*st.config.tensors_lock);
+  std::vector<at::Tensor> live;
+  live.reserve(st.config.tensors.size());
+  for (const auto& t : st.config.tensors)
+    live.push_back(t.detach());
+  auto snapshot = state_snapshot::make(id, st.state_metadata, live, plan);
+  if (!snapshot)
+    return std::move(snapshot.error());
+  if (auto err = snapshot->encode_all())
+    return err;
+  copy.snapshot = std::move(*snapshot);
+  return copy;
+}
+
 void answer_deferred_copies(averager_actor* self) {
   auto& st = self->state;
-  if (st.deferred_copies.empty())
-    return;
-  auto copy = take_state_copy(self);
-  for (auto& rp : st.deferred_copies)
-    rp.deliver(copy);
-  st.deferred_copies.clear();
+  if (!st.deferred_copies.empty()) {
+    auto copy = take_state_copy(self);
+    for (auto& rp : st.deferred_copies)
+      rp.deliver(copy);
+    st.deferred_copies.clear();
+  }
+  auto deferred = std::move(st.deferred_snapshots);
+  st.deferred_snapshots.clear();
+  for (auto& [rp, id, plan] : deferred) {
+    auto copy = take_state_snapshot(self, id, plan);
+    if (copy)
+      rp.deliver(std::move(*copy));
+    else
+      rp.deliver(std::move(copy.error()));
+  }
 }
 
 caf::result<step_result> begin_step(averager_actor* self,
@@ -304,6 +336,20 @@ caf::behavior averager_behavior(averager_actor* self) {
           return rp;
         }
         return take_state_copy(self);
+      },
+      [self](get_state_copy_atom, uint64_t id,
+             const part_options& plan) -> caf::result<state_copy> {
+        auto& st = self->state;
+        if (st.round) {
+          // Not while the round writes the tensors: after it.
+          auto rp = self->make_response_promise();
+          st.deferred_snapshots.emplace_back(rp, id, plan);
+          return rp;
+        }
+        auto copy = take_state_snapshot(self, id, plan);
+        if (!copy)
+          return std::move(copy.error());
+        return std::move(*copy);
       },
       [self](set_state_metadata_atom, std::string& metadata) {
         self->state.state_metadata = std::move(metadata);

@@ -13,6 +13,9 @@ namespace colony::averaging {
 
 /// (get_state_copy_atom) -> state_copy: a copy of the averager's metadata
 /// and tensors, taken in its own actor (never during an all-reduce round).
+/// (get_state_copy_atom, uint64_t id, part_options) -> state_copy: the same
+/// as snapshot `id`, its parts encoded from the tensors in one pass (one
+/// copy of the state instead of a clone and then an encoding per part).
 using get_state_copy_atom = caf::atom_constant<caf::atom("st_copy")>;
 
 /// (step_atom, step_request) -> step_result | error.
@@ -41,6 +44,7 @@ using load_state_atom = caf::atom_constant<caf::atom("st_load")>;
 // wire (state_codec.hpp, allreduce_codec.hpp), CAF never serializes a
 // tensor.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::state_copy)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::part_options)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::downloaded_state)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::step_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::averaging::step_result)

@@ -27,17 +27,47 @@ bool exponents_finite(const void* data, int64_t n, Bits exponent_mask) {
   return bad == 0;
 }
 
+/// `exponents_finite` for float32, inlined into the vector clones below.
+inline bool finite_block(const float* v, int64_t n) {
+  return exponents_finite<alias_u32>(v, n, 0x7f800000u);
+}
+
+/// The hot loops run over parts that sit in L2: AVX2, where the CPU has it,
+/// halves their time over the baseline build's SSE2.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#  define COLONY_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#  define COLONY_VECTOR_CLONES
+#endif
+
+COLONY_VECTOR_CLONES bool finite_f32(const void* data, int64_t n) {
+  return exponents_finite<alias_u32>(data, n, 0x7f800000u);
+}
+
+COLONY_VECTOR_CLONES bool finite_f64(const void* data, int64_t n) {
+  return exponents_finite<alias_u64>(data, n, 0x7ff0000000000000ull);
+}
+
+COLONY_VECTOR_CLONES bool finite_f16(const void* data, int64_t n) {
+  return exponents_finite<alias_u16>(data, n, 0x7c00u);
+}
+
+COLONY_VECTOR_CLONES bool finite_bf16(const void* data, int64_t n) {
+  return exponents_finite<alias_u16>(data, n, 0x7f80u);
+}
+
 } // namespace
 
-bool accumulate_finite(float* sum, const float* values, int64_t n, float weight,
-                       bool first) {
+COLONY_VECTOR_CLONES bool accumulate_finite(float* sum, const float* values,
+                                            int64_t n, float weight,
+                                            bool first) {
   // A block stays in L1 between its check and its arithmetic.
   constexpr int64_t block = 2048;
   for (int64_t begin = 0; begin < n; begin += block) {
     auto count = std::min(block, n - begin);
     const float* v = values + begin;
     float* out = sum + begin;
-    if (!exponents_finite<alias_u32>(v, count, 0x7f800000u))
+    if (!finite_block(v, count))
       return false;
     if (first)
       for (int64_t i = 0; i < count; ++i)
@@ -49,6 +79,20 @@ bool accumulate_finite(float* sum, const float* values, int64_t n, float weight,
   return true;
 }
 
+COLONY_VECTOR_CLONES bool divide_finite(float* values, int64_t n,
+                                        float divisor) {
+  constexpr int64_t block = 2048;
+  bool finite = true;
+  for (int64_t begin = 0; begin < n; begin += block) {
+    auto count = std::min(block, n - begin);
+    float* v = values + begin;
+    for (int64_t i = 0; i < count; ++i)
+      v[i] = v[i] / divisor;
+    finite = finite_block(v, count) && finite;
+  }
+  return finite;
+}
+
 bool all_finite(const at::Tensor& values) {
   if (!values.defined() || values.numel() == 0)
     return true;
@@ -56,13 +100,13 @@ bool all_finite(const at::Tensor& values) {
   auto n = t.numel();
   switch (t.scalar_type()) {
   case at::kFloat:
-    return exponents_finite<alias_u32>(t.data_ptr(), n, 0x7f800000u);
+    return finite_f32(t.data_ptr(), n);
   case at::kDouble:
-    return exponents_finite<alias_u64>(t.data_ptr(), n, 0x7ff0000000000000ull);
+    return finite_f64(t.data_ptr(), n);
   case at::kHalf:
-    return exponents_finite<alias_u16>(t.data_ptr(), n, 0x7c00u);
+    return finite_f16(t.data_ptr(), n);
   case at::kBFloat16:
-    return exponents_finite<alias_u16>(t.data_ptr(), n, 0x7f80u);
+    return finite_bf16(t.data_ptr(), n);
   default:
     break;
   }

@@ -21,4 +21,9 @@ namespace colony::averaging {
 [[nodiscard]] bool accumulate_finite(float* sum, const float* values, int64_t n,
                                      float weight, bool first);
 
+/// `values[i] /= divisor` over `n` float32 elements (IEEE division, as
+/// `at::div_` by a float scalar computes it), checking in the same pass
+/// that every quotient is finite. All elements are divided either way.
+[[nodiscard]] bool divide_finite(float* values, int64_t n, float divisor);
+
 } // namespace colony::averaging

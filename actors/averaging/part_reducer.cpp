@@ -190,11 +190,17 @@ reduced_part part_reducer::reduce(uint32_t index, pending_part&& part) const {
     out.contributors.push_back(part.senders[i]);
   if (part.senders.empty() || !(part.weight > 0))
     return out;
-  auto average = part.sum.div_(part.weight);
+  auto average = part.sum;
   // Finite values can still overflow the sum (huge weights): no average
-  // then, rather than an infinite one.
-  if (!all_finite(average))
+  // then, rather than an infinite one. Float32 sums divide and check in
+  // one pass.
+  if (average.scalar_type() == at::kFloat && average.is_contiguous()) {
+    if (!divide_finite(average.data_ptr<float>(), average.numel(),
+                       static_cast<float>(part.weight)))
+      return out;
+  } else if (!all_finite(average.div_(part.weight))) {
     return out;
+  }
   out.averaged = true;
   out.dtype = parts_[index].dtype;
   out.average = std::move(average);

@@ -92,9 +92,12 @@ caf::expected<envelope> encode_state_part(const state_part& part) {
   // `none`), not into a builder's segment and then copied again.
   uint64_t words =
       base_words + part.metadata.size() / 8 + part.tensors.size() * (4 + 8);
-  for (const auto& chunk : part.chunks)
+  uint64_t blob_words = 0;
+  for (const auto& chunk : part.chunks) {
     words += words_per_chunk + tensor_message_words(chunk.values, chunk.codec);
-  flat_builder builder{words};
+    blob_words += tensor_blob_words(chunk.values, chunk.codec);
+  }
+  flat_builder builder{words, blob_words};
   auto& message = builder.message();
   auto root = message.initRoot<wire::StatePart>();
   root.setSnapshot(part.snapshot);

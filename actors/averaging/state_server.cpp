@@ -153,18 +153,19 @@ void fail_waiting(server_actor* self, const caf::error& err) {
   st.waiting.clear();
 }
 
-/// Freezes `copy` as a snapshot and answers the waiting start requests
-/// with its part 0.
-void freeze(server_actor* self, state_copy& copy) {
+/// Keeps `copy`'s snapshot (parts encoded by the averager, or made here
+/// from a clone) and answers the waiting start requests with its part 0.
+void freeze(server_actor* self, uint64_t id, state_copy& copy) {
   auto& st = self->state;
   auto snapshot =
-      state_snapshot::make(fresh_id(self), std::move(copy.metadata),
-                           std::move(copy.tensors), st.config.parts);
+      copy.snapshot
+          ? caf::expected<state_snapshot>{std::move(*copy.snapshot)}
+          : state_snapshot::make(id, std::move(copy.metadata),
+                                 std::move(copy.tensors), st.config.parts);
   if (!snapshot) {
     fail_waiting(self, snapshot.error());
     return;
   }
-  auto id = snapshot->id();
   auto now = steady_clock::now();
   auto parts = snapshot->part_count();
   auto dropped = st.snapshots.add(std::move(*snapshot), now);
@@ -172,9 +173,7 @@ void freeze(server_actor* self, state_copy& copy) {
                   "downloader(s); {} older dropped",
                   st.config.prefix, id, parts, st.waiting.size(), dropped);
   arm_sweep(self);
-  auto part = st.snapshots.find(id, now)->part(0);
-  caf::expected<envelope> reply =
-      part ? encode_state_part(*part) : caf::expected<envelope>{part.error()};
+  auto reply = st.snapshots.find(id, now)->encoded_part(0);
   if (!reply) {
     fail_waiting(self, reply.error());
     return;
@@ -199,9 +198,12 @@ caf::result<envelope> serve(server_actor* self, const std::string& caller,
     st.waiting.push_back(rp);
     if (!st.copying) {
       st.copying = true;
+      // The averager encodes the parts from its tensors: one copy of the
+      // state per snapshot, shared by every download of it.
+      auto id = fresh_id(self);
       self->request(st.config.averager, st.config.copy_timeout,
-                    get_state_copy_atom::value)
-          .then([self](state_copy& copy) { freeze(self, copy); },
+                    get_state_copy_atom::value, id, st.config.parts)
+          .then([self, id](state_copy& copy) { freeze(self, id, copy); },
                 [self](const caf::error& err) { fail_waiting(self, err); });
     }
     return rp;
@@ -215,10 +217,7 @@ caf::result<envelope> serve(server_actor* self, const std::string& caller,
                       "no state snapshot " + std::to_string(request->snapshot) +
                           " here (dropped or never made): start over");
   }
-  auto part = snapshot->part(request->part_index);
-  if (!part)
-    return std::move(part.error());
-  auto reply = encode_state_part(*part);
+  auto reply = snapshot->encoded_part(request->part_index);
   if (!reply)
     return std::move(reply.error());
   return std::move(*reply);

@@ -81,7 +81,41 @@ state_snapshot::make(uint64_t id, std::string metadata,
   return out;
 }
 
+caf::error state_snapshot::encode_all() {
+  std::vector<envelope> out;
+  out.reserve(plan_.size());
+  for (uint32_t i = 0; i < part_count(); ++i) {
+    auto p = part(i);
+    if (!p)
+      return std::move(p.error());
+    auto bytes = encode_state_part(*p);
+    if (!bytes)
+      return std::move(bytes.error());
+    out.push_back(std::move(*bytes));
+  }
+  encoded_ = std::move(out);
+  flat_.clear();
+  return {};
+}
+
+caf::expected<envelope> state_snapshot::encoded_part(uint32_t index) const {
+  if (encoded_.empty()) {
+    auto p = part(index);
+    if (!p)
+      return std::move(p.error());
+    return encode_state_part(*p);
+  }
+  if (index >= encoded_.size())
+    return make_error(errc::invalid_argument,
+                      "no part " + std::to_string(index) + " of " +
+                          std::to_string(encoded_.size()));
+  return encoded_[index];
+}
+
 caf::expected<state_part> state_snapshot::part(uint32_t index) const {
+  if (!encoded_.empty())
+    return make_error(errc::invalid_argument,
+                      "the snapshot holds encoded parts only");
   if (index >= plan_.size())
     return make_error(errc::invalid_argument,
                       "no part " + std::to_string(index) + " of " +

@@ -53,6 +53,18 @@ class state_snapshot {
   /// Errors: invalid_argument (no such part).
   [[nodiscard]] caf::expected<state_part> part(uint32_t index) const;
 
+  /// Encodes every part now, reading the tensors once (the caller holds
+  /// whatever guards them), then drops the tensors: the snapshot serves
+  /// these bytes, so its tensors may be live ones instead of clones, and
+  /// every download of it shares them. `part` fails afterwards.
+  /// Errors: as `encode_state_part`; the snapshot is then unchanged.
+  [[nodiscard]] caf::error encode_all();
+
+  /// Part `index` as a message: pre-encoded after `encode_all`, else
+  /// encoded now. Errors: invalid_argument (no such part), as
+  /// `encode_state_part`.
+  [[nodiscard]] caf::expected<envelope> encoded_part(uint32_t index) const;
+
  private:
   struct chunk_plan {
     uint32_t tensor;
@@ -69,6 +81,8 @@ class state_snapshot {
   /// 1-D contiguous views of the tensors.
   std::vector<at::Tensor> flat_;
   std::vector<std::vector<chunk_plan>> plan_;
+  /// Every part's message, once `encode_all` ran.
+  std::vector<envelope> encoded_;
 };
 
 /// A downloaded state.

@@ -1,5 +1,6 @@
 #include "runtime/transport/frame_reader.hpp"
 
+#include "messages/buffer_pool.hpp"
 #include "messages/error.hpp"
 
 #include <cstring>
@@ -70,8 +71,9 @@ frame_reader::consume(std::vector<char>& bytes) {
   }
   case stage::segments: {
     received_frame frame;
-    auto buffer = std::make_shared<std::vector<char>>();
-    buffer->swap(bytes);
+    // A large buffer returns to the pool once the last view of it drops.
+    auto buffer = buffer_pool::instance().share(std::move(bytes));
+    bytes = std::vector<char>{};
     auto* pos = reinterpret_cast<const capnp::word*>(buffer->data());
     for (auto w : segment_words_) {
       frame.segments.emplace_back(pos, w);

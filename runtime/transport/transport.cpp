@@ -1,5 +1,6 @@
 #include "runtime/transport/transport.hpp"
 
+#include "messages/buffer_pool.hpp"
 #include "messages/error.hpp"
 #include "messages/wire.capnp.h"
 #include "runtime/peer_address.hpp"
@@ -43,11 +44,6 @@ constexpr std::chrono::milliseconds connect_backoff_cap{30000};
 /// reference, so their own part is small; Cap'n Proto's default of 1024
 /// words would zero 8 KiB per frame.
 constexpr capnp::uint frame_first_segment_words = 64;
-/// Bytes one socket read may deliver, per connection: reads start small (a
-/// DHT node keeps many quiet connections) and grow while reads come back
-/// full (bulk transfers), up to the maximum.
-constexpr size_t min_read_chunk_bytes = 4 * 1024;
-constexpr size_t max_read_chunk_bytes = 128 * 1024;
 /// Goodbye reason of a connection closed for idleness. Calls in flight on
 /// it were never served (a node closes only with nothing in flight), so
 /// the caller's side sends them again on a new connection.
@@ -91,7 +87,6 @@ struct connection {
   frame_reader reader;
   outbound_queue out;
   size_t inflight = 0; ///< bytes handed to CAF, not yet written
-  size_t read_chunk = min_read_chunk_bytes;
   clock_type::time_point opened;
   clock_type::time_point last_received;
   clock_type::time_point last_sent;
@@ -341,10 +336,8 @@ class transport_impl {
                                        listen_port(), std::move(expected));
     st().conns.emplace(hdl, std::move(ptr));
     self_->ack_writes(hdl, true);
-    // Read whatever has arrived, up to a chunk: one read can carry several
-    // small frames, or a header with its body.
     self_->configure_read(
-        hdl, caf::io::receive_policy::at_most(min_read_chunk_bytes));
+        hdl, caf::io::receive_policy::exactly(c.reader.next_read_size()));
     capnp::MallocMessageBuilder msg{frame_first_segment_words};
     c.hs->write_hello(msg.initRoot<wire::Frame>().initHello());
     send_frame(c, msg);
@@ -430,26 +423,30 @@ class transport_impl {
     if (!c)
       return;
     c->last_received = clock_type::now();
-    auto hdl = c->hdl;
-    if (msg.buf.size() == c->read_chunk &&
-        c->read_chunk < max_read_chunk_bytes) {
-      c->read_chunk *= 2;
-      self_->configure_read(hdl,
-                            caf::io::receive_policy::at_most(c->read_chunk));
-    }
-    auto res = c->reader.feed(msg.buf.data(), msg.buf.size());
-    if (res) {
-      for (auto& frame : *res) {
-        if (find(hdl) == nullptr)
-          return; // a frame closed the connection
-        on_frame(*c, std::move(frame));
-      }
+    // Reads are exact: a frame's header, then its segments straight into
+    // the buffer the frame keeps (no copy out of CAF's read buffer).
+    auto res = c->reader.consume(msg.buf);
+    if (!res) {
+      send_error(*c, std::nullopt, res.error());
+      reject(*c, "broken framing: " + describe(res.error()));
       return;
     }
-    if (auto* still = find(hdl)) {
-      send_error(*still, std::nullopt, res.error());
-      reject(*still, "broken framing: " + describe(res.error()));
+    configure_next_read(*c, msg.buf);
+    if (*res)
+      on_frame(*c, std::move(**res));
+  }
+
+  /// Asks CAF for exactly the bytes the reader wants next. `buf` becomes
+  /// CAF's read buffer once the handler returns: for a large read, a
+  /// pooled buffer of that size, so CAF neither allocates nor zero-fills.
+  void configure_next_read(connection& c, std::vector<char>& buf) {
+    auto want = c.reader.next_read_size();
+    if (want >= buffer_pool::min_pooled_bytes) {
+      auto fresh = buffer_pool::instance().take(want);
+      buf.swap(fresh);
+      buffer_pool::instance().give(std::move(fresh));
     }
+    self_->configure_read(c.hdl, caf::io::receive_policy::exactly(want));
   }
 
   void on_frame(connection& c, received_frame frame) {

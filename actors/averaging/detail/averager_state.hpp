@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace colony::averaging::detail {
@@ -182,6 +183,9 @@ struct averager_state {
   double state_priority = 0;
   /// State copies asked for during a round, answered after it.
   std::vector<caf::response_promise> deferred_copies;
+  /// Encoded snapshots asked for during a round: (promise, id, plan).
+  std::vector<std::tuple<caf::response_promise, uint64_t, part_options>>
+      deferred_snapshots;
 };
 
 using averager_actor = caf::stateful_actor<averager_state>;

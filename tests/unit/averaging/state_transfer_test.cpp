@@ -93,6 +93,34 @@ TEST(state_transfer, a_snapshot_downloads_exactly_in_any_order) {
   }
 }
 
+TEST(state_transfer, an_encoded_snapshot_serves_its_bytes_after_writes) {
+  std::mt19937_64 rng{22};
+  auto tensors = mixed_state(rng);
+  std::vector<at::Tensor> originals;
+  for (const auto& t : tensors)
+    originals.push_back(t.clone());
+  // Made from the live tensors, as the averager does, then encoded once.
+  auto snapshot = state_snapshot::make(43, "m", tensors, {4096, {}});
+  ASSERT_TRUE(snapshot) << describe(snapshot.error());
+  ASSERT_FALSE(snapshot->encode_all());
+  EXPECT_FALSE(snapshot->part(0)); // it no longer reads the tensors
+  for (auto& t : tensors) // training goes on; the snapshot holds its bytes
+    t.zero_();
+  state_assembler assembler{{}, infos_of(originals)};
+  for (uint32_t i = 0; i < snapshot->part_count(); ++i) {
+    auto bytes = snapshot->encoded_part(i);
+    ASSERT_TRUE(bytes) << describe(bytes.error());
+    auto back = decode_state_part(*bytes);
+    ASSERT_TRUE(back) << describe(back.error());
+    ASSERT_FALSE(assembler.add(std::move(*back)));
+  }
+  EXPECT_FALSE(snapshot->encoded_part(snapshot->part_count()));
+  auto state = assembler.take();
+  ASSERT_TRUE(state) << describe(state.error());
+  for (size_t i = 0; i < originals.size(); ++i)
+    EXPECT_TRUE(at::equal(state->tensors[i], originals[i])) << i;
+}
+
 TEST(state_transfer, parts_respect_the_size_and_pack_small_tensors) {
   std::vector<at::Tensor> tensors;
   for (int i = 0; i < 100; ++i)
