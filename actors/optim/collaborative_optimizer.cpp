@@ -465,8 +465,14 @@ struct collaborative_optimizer::impl {
   }
 
   /// Takes the delayed round's outcome and applies its optimizer step.
+  /// What the trainer pays for a delayed round is the wait for it here
+  /// (the rest overlapped its compute): that is its averaging time.
   void finish_grad_round(step_report& report) {
+    auto start = clock_type::now();
     auto result = pending_grads.get();
+    auto waited = since(start);
+    report.averaging_time += waited;
+    add_averaging_time(waited);
     note_grad_round(pending_grads_epoch, result, report);
     apply_optimizer_step(pending_grads_epoch);
     if (result)

@@ -50,7 +50,8 @@ struct step_report {
   /// local gradients were used, or the round is delayed).
   bool averaged = false;
   size_t group_size = 0;
-  /// Time the gradient round took (matchmaking and all-reduce), if one ran.
+  /// Time the gradient round took (matchmaking and all-reduce), if one ran;
+  /// with delay_grad_averaging, the time spent waiting for the last round.
   std::chrono::microseconds averaging_time{0};
   /// Bytes this peer sent in the epoch's gradient round, if it averaged
   /// (both phases of PowerSGD).

@@ -8,6 +8,7 @@
 //   drop     the P = drop_peers run again, each peer failing a share of its
 //            gradient rounds at random (averaging_drop_rate)
 //   power_sgd the P = drop_peers run with PowerSGD gradient averaging
+//   delayed  (--delayed) the P = drop_peers run with delay_grad_averaging
 // The model is the trainer's with every expert in its own process
 // (local_experts), so that every parameter goes through the optimizer.
 // Reported: final test accuracy (all 10,000 test images) and its
@@ -51,6 +52,8 @@ struct collaborative_args {
   std::string keep_dir;
   /// PowerSGD's rank for a run of drop_peers peers with PowerSGD (0: none).
   int64_t power_sgd_rank = 4;
+  /// Add a run of drop_peers peers with delay_grad_averaging.
+  bool delayed = false;
   std::string log_level = "info";
   bool json = false;
 };
@@ -179,6 +182,8 @@ struct peers_variant {
   size_t peers = 2;
   double drop_rate = 0;
   bool power_sgd = false;
+  /// delay_grad_averaging: each round overlaps the next epoch's compute.
+  bool delayed = false;
 };
 
 caf::expected<run_outcome> run_peers(const collaborative_args& a, uint64_t seed,
@@ -208,6 +213,7 @@ caf::expected<run_outcome> run_peers(const collaborative_args& a, uint64_t seed,
           << "matchmaking_time = " << a.matchmaking_time << "\n"
           << "averaging_timeout = " << a.averaging_timeout << "\n"
           << "averaging_drop_rate = " << drop_rate << "\n"
+          << "delay_grad_averaging = " << (v.delayed ? "true" : "false") << "\n"
           << "grad_averager = \"" << (v.power_sgd ? "power_sgd" : "plain")
           << "\"\n"
           << "power_sgd_rank = " << std::max<int64_t>(1, a.power_sgd_rank)
@@ -323,11 +329,13 @@ std::vector<std::pair<std::string, peers_variant>>
 variants_of(const collaborative_args& a) {
   std::vector<std::pair<std::string, peers_variant>> out;
   for (auto p : a.peers)
-    out.push_back({"peers=" + std::to_string(p), {p, 0, false}});
+    out.push_back({"peers=" + std::to_string(p), {p, 0, false, false}});
   if (a.drop_rate > 0)
-    out.push_back({"drop", {a.drop_peers, a.drop_rate, false}});
+    out.push_back({"drop", {a.drop_peers, a.drop_rate, false, false}});
   if (a.power_sgd_rank > 0)
-    out.push_back({"power_sgd", {a.drop_peers, 0, true}});
+    out.push_back({"power_sgd", {a.drop_peers, 0, true, false}});
+  if (a.delayed)
+    out.push_back({"delayed", {a.drop_peers, 0, false, true}});
   return out;
 }
 
@@ -340,6 +348,8 @@ std::string variant_text(const peers_variant& v, const collaborative_args& a) {
             "% of its gradient rounds";
   if (v.power_sgd)
     text += ", PowerSGD rank " + std::to_string(a.power_sgd_rank);
+  if (v.delayed)
+    text += ", gradient rounds overlapping the next epoch";
   return text;
 }
 
@@ -503,6 +513,9 @@ void add_bench_collaborative_command(CLI::App& bench) {
                   "rank of a PowerSGD run of drop-peers peers (0: no such run)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 16));
+  cmd->add_flag("--delayed", args->delayed,
+                "add a run of drop-peers peers with delay_grad_averaging "
+                "(the averaging time is then the wait for the last round)");
   cmd->add_option("--hidden-dim", args->hidden_dim, "model width")
       ->capture_default_str();
   cmd->add_option("--learning-rate", args->learning_rate, "Adam's")

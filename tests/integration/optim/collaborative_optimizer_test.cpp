@@ -182,16 +182,45 @@ std::vector<at::Tensor> reference_run(kind k, int64_t rows, uint64_t epochs) {
   return after;
 }
 
-void peers_match_one_process(kind k, size_t count) {
+/// One process applying each epoch's gradients one epoch late, as peers
+/// with delay_grad_averaging do: the gradients of epoch e, computed at the
+/// parameters of epoch e, are applied when epoch e + 1 ends.
+std::vector<at::Tensor> delayed_reference_run(kind k, int64_t rows,
+                                              uint64_t epochs) {
+  auto m = make_model();
+  auto opt = make_optimizer(k, m);
+  std::vector<at::Tensor> pending;
+  std::vector<at::Tensor> after;
+  for (uint64_t e = 0; e < epochs; ++e) {
+    opt->zero_grad();
+    backward_on(m, e, 0, rows);
+    std::vector<at::Tensor> grads;
+    for (auto& p : m->parameters())
+      grads.push_back(p.grad().clone());
+    if (!pending.empty()) {
+      auto params = m->parameters();
+      for (size_t i = 0; i < params.size(); ++i)
+        params[i].mutable_grad().copy_(pending[i]);
+      opt->step();
+    }
+    pending = std::move(grads);
+    after.push_back(flat_parameters(m));
+  }
+  return after;
+}
+
+void peers_match_one_process(kind k, size_t count, bool delayed = false) {
   constexpr int64_t share = 16;
   constexpr uint64_t epochs = 3;
   auto rows = share * static_cast<int64_t>(count);
-  auto expected = reference_run(k, rows, epochs);
+  auto expected = delayed ? delayed_reference_run(k, rows, epochs)
+                          : reference_run(k, rows, epochs);
   swarm s;
   std::vector<std::unique_ptr<peer>> peers;
   for (size_t i = 0; i < count; ++i) {
     auto o = test_options(static_cast<uint64_t>(rows));
     o.seed = 11 + i;
+    o.delay_grad_averaging = delayed;
     peers.push_back(s.add(k, o));
     ASSERT_TRUE(peers.back());
   }
@@ -219,7 +248,9 @@ void peers_match_one_process(kind k, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     ASSERT_EQ(after[i].size(), epochs);
     auto status = peers[i]->opt->status();
-    EXPECT_EQ(status.grad_rounds_averaged, epochs) << "peer " << i;
+    // A delayed peer's last round may still run.
+    EXPECT_GE(status.grad_rounds_averaged, delayed ? epochs - 1 : epochs)
+        << "peer " << i;
     for (uint64_t e = 0; e < epochs; ++e) {
       EXPECT_LE((after[i][e] - after[0][e]).abs().max().item<float>(), 1e-6)
           << "peer " << i << " epoch " << e;
@@ -233,6 +264,11 @@ void peers_match_one_process(kind k, size_t count) {
 
 TEST(collaborative_optimizer, two_sgd_peers_match_one_process_on_their_union) {
   peers_match_one_process(kind::sgd, 2);
+}
+
+TEST(collaborative_optimizer,
+     two_delayed_adam_peers_match_one_process_one_epoch_late) {
+  peers_match_one_process(kind::adam, 2, true);
 }
 
 TEST(collaborative_optimizer,
