@@ -94,26 +94,13 @@ void start_search(averager_actor* self) {
 /// Answers the state copies asked for during a round.
 void answer_deferred_copies(averager_actor* self);
 
-state_copy take_state_copy(averager_actor* self) {
-  auto& st = self->state;
-  state_copy copy;
-  copy.metadata = st.state_metadata;
-  copy.priority = st.state_priority;
-  std::unique_lock<std::mutex> guard;
-  if (st.config.tensors_lock)
-    guard = std::unique_lock<std::mutex>(*st.config.tensors_lock);
-  copy.tensors.reserve(st.config.tensors.size());
-  for (const auto& t : st.config.tensors)
-    copy.tensors.push_back(t.detach().clone());
-  return copy;
-}
-
 /// The state as snapshot `id`, its parts encoded straight from the
 /// tensors under their lock: the one copy a download needs.
 caf::expected<state_copy> take_state_snapshot(averager_actor* self, uint64_t id,
                                               const part_options& plan) {
   auto& st = self->state;
   state_copy copy;
+  copy.metadata = st.state_metadata;
   copy.priority = st.state_priority;
   std::unique_lock<std::mutex> guard;
   if (st.config.tensors_lock)
@@ -133,12 +120,6 @@ caf::expected<state_copy> take_state_snapshot(averager_actor* self, uint64_t id,
 
 void answer_deferred_copies(averager_actor* self) {
   auto& st = self->state;
-  if (!st.deferred_copies.empty()) {
-    auto copy = take_state_copy(self);
-    for (auto& rp : st.deferred_copies)
-      rp.deliver(copy);
-    st.deferred_copies.clear();
-  }
   auto deferred = std::move(st.deferred_snapshots);
   st.deferred_snapshots.clear();
   for (auto& [rp, id, plan] : deferred) {
@@ -326,16 +307,6 @@ caf::behavior averager_behavior(averager_actor* self) {
         st.group_bits = bits;
         st.status.group_bits = bits;
         return caf::unit;
-      },
-      [self](get_state_copy_atom) -> caf::result<state_copy> {
-        auto& st = self->state;
-        if (st.round) {
-          // Not while the round writes the tensors: after it.
-          auto rp = self->make_response_promise();
-          st.deferred_copies.push_back(rp);
-          return rp;
-        }
-        return take_state_copy(self);
       },
       [self](get_state_copy_atom, uint64_t id,
              const part_options& plan) -> caf::result<state_copy> {

@@ -25,8 +25,9 @@
 //   leaves a part half-written: each is averaged or keeps its values.
 // - (get_group_bits_atom) -> string; (set_group_bits_atom, string) -> unit
 //   | error (invalid_argument: not a bits string, or a step under way).
-// - (get_state_copy_atom) -> state_copy: clones of the tensors with the
-//   metadata and priority set below; answered after the current round.
+// - (get_state_copy_atom, uint64_t id, part_options) -> state_copy: the
+//   tensors as snapshot `id` (parts encoded), with the metadata and
+//   priority set below; answered after the current round.
 // - (set_state_metadata_atom, bytes) -> unit; (set_state_priority_atom,
 //   double) -> unit; (get_state_priority_atom) -> double.
 // - (load_state_atom, caf::timespan timeout) -> downloaded_state | error:

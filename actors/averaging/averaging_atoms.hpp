@@ -11,11 +11,10 @@
 
 namespace colony::averaging {
 
-/// (get_state_copy_atom) -> state_copy: a copy of the averager's metadata
-/// and tensors, taken in its own actor (never during an all-reduce round).
-/// (get_state_copy_atom, uint64_t id, part_options) -> state_copy: the same
-/// as snapshot `id`, its parts encoded from the tensors in one pass (one
-/// copy of the state instead of a clone and then an encoding per part).
+/// (get_state_copy_atom, uint64_t id, part_options) -> state_copy: the
+/// averager's metadata and tensors as snapshot `id`, its parts encoded from
+/// the tensors in one pass, in its own actor (never during an all-reduce
+/// round).
 using get_state_copy_atom = caf::atom_constant<caf::atom("st_copy")>;
 
 /// (step_atom, step_request) -> step_result | error.

@@ -153,22 +153,13 @@ void fail_waiting(server_actor* self, const caf::error& err) {
   st.waiting.clear();
 }
 
-/// Keeps `copy`'s snapshot (parts encoded by the averager, or made here
-/// from a clone) and answers the waiting start requests with its part 0.
+/// Keeps `copy`'s snapshot (its parts encoded by the averager) and answers
+/// the waiting start requests with its part 0.
 void freeze(server_actor* self, uint64_t id, state_copy& copy) {
   auto& st = self->state;
-  auto snapshot =
-      copy.snapshot
-          ? caf::expected<state_snapshot>{std::move(*copy.snapshot)}
-          : state_snapshot::make(id, std::move(copy.metadata),
-                                 std::move(copy.tensors), st.config.parts);
-  if (!snapshot) {
-    fail_waiting(self, snapshot.error());
-    return;
-  }
   auto now = steady_clock::now();
-  auto parts = snapshot->part_count();
-  auto dropped = st.snapshots.add(std::move(*snapshot), now);
+  auto parts = copy.snapshot.part_count();
+  auto dropped = st.snapshots.add(std::move(copy.snapshot), now);
   log(self).debug("state server {}: snapshot {} of {} parts for {} "
                   "downloader(s); {} older dropped",
                   st.config.prefix, id, parts, st.waiting.size(), dropped);

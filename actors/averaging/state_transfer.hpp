@@ -27,6 +27,9 @@ namespace colony::averaging {
 /// A server's frozen state: metadata and tensors, cut into parts.
 class state_snapshot {
  public:
+  /// An empty snapshot (id 0, no parts), to be replaced by `make`'s.
+  state_snapshot() = default;
+
   /// A snapshot named `id` (nonzero) of `metadata` and `tensors`, cut
   /// into parts of at most `options.part_size_bytes` encoded chunk bytes
   /// (metadata not counted; a single element is sent even if larger).
@@ -72,8 +75,6 @@ class state_snapshot {
     int64_t numel;
     compression_type codec;
   };
-
-  state_snapshot() = default;
 
   uint64_t id_ = 0;
   std::string metadata_;

@@ -181,8 +181,6 @@ struct averager_state {
   // -- state sharing --------------------------------------------------------
   std::string state_metadata;
   double state_priority = 0;
-  /// State copies asked for during a round, answered after it.
-  std::vector<caf::response_promise> deferred_copies;
   /// Encoded snapshots asked for during a round: (promise, id, plan).
   std::vector<std::tuple<caf::response_promise, uint64_t, part_options>>
       deferred_snapshots;

@@ -3,6 +3,7 @@
 // vanishes costs only its own parts, and bad calls leave the averager
 // serving.
 
+#include "actors/averaging/state_codec.hpp"
 #include "runtime/transport/transport_atoms.hpp"
 #include "tests/integration/averaging/averager_fixture.hpp"
 
@@ -210,14 +211,25 @@ TEST(averager, state_copy_carries_metadata_and_cloned_tensors) {
   self->send(p.averager, set_state_metadata_atom::value, std::string("step=7"));
   self->send(p.averager, set_state_priority_atom::value, 7.0);
   state_copy copy;
-  self->request(p.averager, 5s, get_state_copy_atom::value)
+  self->request(p.averager, 5s, get_state_copy_atom::value, uint64_t{3},
+                part_options{})
       .receive([&](state_copy& c) { copy = std::move(c); },
                [](caf::error& err) { FAIL() << describe(err); });
   EXPECT_EQ(copy.metadata, "step=7");
   EXPECT_EQ(copy.priority, 7.0);
-  ASSERT_EQ(copy.tensors.size(), 2u);
-  EXPECT_TRUE(copy.tensors[0].equal(p.tensors[0]));
+  EXPECT_EQ(copy.snapshot.id(), 3u);
+  // The first tensor's values, as part 0 carries them.
+  auto first_values = [&] {
+    auto bytes = copy.snapshot.encoded_part(0);
+    EXPECT_TRUE(bytes);
+    auto part = decode_state_part(*bytes);
+    EXPECT_TRUE(part);
+    EXPECT_EQ(part->metadata, "step=7");
+    EXPECT_EQ(part->tensors.size(), 2u);
+    return part->chunks.at(0).values.clone();
+  };
+  EXPECT_TRUE(first_values().equal(p.tensors[0].reshape(-1)));
   // A copy, not a view.
   p.tensors[0].fill_(-1);
-  EXPECT_EQ(copy.tensors[0][0].item<float>(), 1.f);
+  EXPECT_EQ(first_values()[0].item<float>(), 1.f);
 }
