@@ -44,6 +44,9 @@ endif()
 colony_find_dependency(spdlog)
 colony_find_dependency(tomlplusplus)
 colony_find_dependency(PkgConfig)
+# OpenSSL's libcrypto seals the transport's frames: its AES-256-GCM and
+# ChaCha20-Poly1305 run ~4x faster than libsodium 1.0.18's.
+colony_find_dependency(OpenSSL COMPONENTS Crypto)
 
 # libsodium (Ed25519 identities) ships a pkg-config file, no CMake config.
 if(NOT TARGET colony::sodium)

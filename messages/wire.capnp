@@ -7,7 +7,7 @@
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("colony::wire");
 
-const protocolVersion :UInt32 = 1;
+const protocolVersion :UInt32 = 2;
 
 struct Frame {
   union {
@@ -23,20 +23,42 @@ struct Frame {
   }
 }
 
-# First frame of each side of a new connection.
+# First frame of each side of a new connection. Sent in clear; every field
+# that matters is bound to the sender's identity by its Proof.
 struct Hello {
   protocolVersion @0 :UInt32;
   swarmId @1 :Text;        # peers of different swarms refuse each other
   publicKey @2 :Data;      # Ed25519, 32 bytes; the peer id derives from it
   nonce @3 :Data;          # 32 fresh random bytes the other side must sign
   listenPort @4 :UInt16;   # where the sender accepts connections; 0 = none
+  kxPublicKey @5 :Data;    # X25519, 32 bytes, fresh for this connection
+  plaintext @6 :Bool;      # the sender has transport.encryption = false;
+                           # both must say so, or the connection is refused
+  ciphers @7 :UInt8;       # bit 0: ChaCha20-Poly1305, bit 1: AES-256-GCM
+                           # (hardware AES); AES-GCM if both have it
+  accessToken @8 :AccessToken;  # the sender's, when the swarm has an authority
 }
 
 # Second frame of each side: proves possession of the Hello's key.
-# signature = Ed25519 over "colony-handshake-v1" ++ receiver's nonce ++
-# sender's public key ++ swarm id.
+# signature = Ed25519 over "colony-handshake-v2" ++ receiver's nonce ++
+# sender's public key ++ swarm id ++ sender's kxPublicKey ++
+# [plaintext ? 1 : 0, ciphers].
+# Unless both sides sent plaintext, every later frame of each direction is
+# sealed: [u32 LE n][n bytes ciphertext][16-byte tag], the AEAD keyed by
+# libsodium's crypto_kx session keys (the dialer is the client) with the
+# record's length word as associated data and a 12-byte nonce counting the
+# direction's records from 0 (little-endian in its first 8 bytes).
 struct Proof {
   signature @0 :Data;
+}
+
+# A swarm authority's permission for one peer to join until a time.
+# signature = the authority's Ed25519 over "colony-access-token-v1" ++
+# peerId ++ expiresAt (8 bytes, little-endian).
+struct AccessToken {
+  peerId @0 :Data;         # the holder's peer id, binary form (38 bytes)
+  expiresAt @1 :Int64;     # unix seconds
+  signature @2 :Data;      # 64 bytes
 }
 
 # A call. Bodies above the sender's part size travel as this frame (first

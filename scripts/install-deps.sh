@@ -16,6 +16,7 @@ packages=(
   libgtest-dev libgmock-dev
   libtomlplusplus-dev
   libsodium-dev
+  libssl-dev
   libcli11-dev
   dataset-fashion-mnist
   gnuplot-nox

@@ -38,6 +38,9 @@ void add_train_command(CLI::App& app);
 /// `colony swarm SWARM.toml [--out DIR]`: a local swarm of processes.
 void add_swarm_command(CLI::App& app);
 
+/// `colony token authority|issue|show`: swarm access tokens.
+void add_token_command(CLI::App& app);
+
 /// `colony harness SCENARIO.toml [--out DIR]`: fault injection.
 void add_harness_command(CLI::App& app);
 

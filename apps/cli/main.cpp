@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   colony::apps::add_train_command(app);
   colony::apps::add_swarm_command(app);
   colony::apps::add_harness_command(app);
+  colony::apps::add_token_command(app);
   auto* bench = app.add_subcommand(
       "bench", "benchmarks; each prints one JSON line with its baseline");
   bench->require_subcommand(1);

@@ -62,6 +62,13 @@ caf::expected<std::unique_ptr<node>> node::start(const node_config& config) {
   tcfg.options = config.transport;
   tcfg.listen = config.client_mode ? std::string{} : config.listen;
   tcfg.swarm_id = config.swarm_id;
+  if (!config.swarm_authority.empty()) {
+    auto authority = peer_id::parse(config.swarm_authority);
+    if (!authority)
+      return std::move(authority.error());
+    tcfg.authority = *authority;
+  }
+  tcfg.access_token_path = config.access_token;
   tcfg.me = n.me_;
   tcfg.log = n.log_;
   auto tr = spawn_transport(*n.system_, std::move(tcfg));

@@ -963,6 +963,13 @@ config_schema make_node_schema() {
   s.add("node", "swarm_id",
         string_key([](node_config& c) -> std::string& { return c.swarm_id; },
                    check_swarm_id));
+  s.add("node", "swarm_authority",
+        string_key(
+            [](node_config& c) -> std::string& { return c.swarm_authority; },
+            check_peer_id));
+  s.add("node", "access_token", string_key([](node_config& c) -> std::string& {
+          return c.access_token;
+        }));
   s.add("node", "log_level",
         string_key([](node_config& c) -> std::string& { return c.log_level; },
                    check_log_level));
@@ -1049,6 +1056,19 @@ config_schema make_node_schema() {
         seconds_key([](node_config& c) -> milliseconds& {
           return c.transport.handshake_timeout;
         }));
+  s.add("transport", "encryption", bool_key([](node_config& c) -> bool& {
+          return c.transport.encryption;
+        }));
+  s.add("transport", "max_pending_handshakes_per_ip",
+        count_key(
+            [](node_config& c) -> size_t& {
+              return c.transport.max_pending_handshakes_per_ip;
+            },
+            0, 1 << 20));
+  s.add("transport", "max_connections_per_ip",
+        count_key([](node_config& c)
+                      -> size_t& { return c.transport.max_connections_per_ip; },
+                  0, 1 << 20));
   s.add("transport", "default_call_timeout",
         seconds_key([](node_config& c) -> milliseconds& {
           return c.transport.default_call_timeout;

@@ -29,6 +29,14 @@ struct node_config {
   std::string identity_path;
   /// `[node] swarm_id`: nodes of different swarms refuse each other.
   std::string swarm_id = "colony";
+  /// `[node] swarm_authority`: peer id (base58) of the swarm's authority.
+  /// When set, every peer must present an access token the authority
+  /// signed for it (`colony token issue`), and this node presents its own
+  /// (`access_token`). Empty: anyone with the swarm id may join.
+  std::string swarm_authority;
+  /// `[node] access_token`: file holding this node's access token; read
+  /// again when it changes, so a node renews by being given a new file.
+  std::string access_token;
   /// `[node] log_level`: trace, debug, info, warn, error, critical or off.
   std::string log_level = "info";
   /// `[node] client_mode`: connect out only; serve no incoming requests.

@@ -110,6 +110,36 @@ caf::expected<std::vector<received_frame>> frame_reader::feed(const char* data,
   return result;
 }
 
+caf::expected<received_frame> frame_from_buffer(std::vector<char> buffer,
+                                                size_t max_frame_bytes) {
+  constexpr size_t max_table = ((frame_reader::max_segments + 2) / 2) * 8;
+  if (auto err = check_flat_message(buffer.data(), buffer.size(),
+                                    max_frame_bytes + max_table))
+    return err;
+  uint32_t count = read_u32(buffer.data()) + 1;
+  size_t table = ((count + 2) / 2) * 8;
+  if (buffer.size() - table > max_frame_bytes)
+    return make_error(errc::too_large,
+                      "frame claims " + std::to_string(buffer.size() - table) +
+                          " bytes, max_frame_bytes is " +
+                          std::to_string(max_frame_bytes));
+  std::vector<uint32_t> words(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    words[i] = read_u32(buffer.data() + 4 + 4 * i);
+    if (words[i] == 0)
+      return make_error(errc::malformed, "frame with an empty segment");
+  }
+  received_frame frame;
+  auto shared = buffer_pool::instance().share(std::move(buffer));
+  auto* pos = reinterpret_cast<const capnp::word*>(shared->data() + table);
+  for (auto w : words) {
+    frame.segments.emplace_back(pos, w);
+    pos += w;
+  }
+  frame.buffer = std::move(shared);
+  return frame;
+}
+
 caf::error check_flat_message(const char* data, size_t size, size_t max_bytes) {
   if (size < 8 || size % 8 != 0)
     return make_error(errc::malformed,

@@ -66,6 +66,12 @@ class frame_reader {
   std::vector<char> partial_; // used by feed() only
 };
 
+/// Makes a frame of `buffer`, which holds exactly one frame in stream
+/// framing (table, then segments), after checking its table against
+/// `max_frame_bytes`. The frame keeps the buffer; nothing is copied.
+caf::expected<received_frame> frame_from_buffer(std::vector<char> buffer,
+                                                size_t max_frame_bytes);
+
 /// Parses the first segment table of a whole flat buffer (no ownership).
 /// Used by decoders of nested flat messages to validate before reading.
 caf::error check_flat_message(const char* data, size_t size, size_t max_bytes);

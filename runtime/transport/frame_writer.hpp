@@ -29,4 +29,13 @@ size_t write_frame(capnp::MessageBuilder& message, Sink&& sink) {
   return total;
 }
 
+/// Bytes `write_frame` writes for `message`.
+inline size_t frame_size(capnp::MessageBuilder& message) {
+  auto segments = message.getSegmentsForOutput();
+  size_t total = ((segments.size() + 2) / 2) * 8;
+  for (auto& seg : segments)
+    total += seg.size() * sizeof(capnp::word);
+  return total;
+}
+
 } // namespace colony

@@ -3,6 +3,7 @@
 #include "messages/buffer_pool.hpp"
 #include "messages/error.hpp"
 #include "messages/wire.capnp.h"
+#include "runtime/access_token.hpp"
 #include "runtime/peer_address.hpp"
 #include "runtime/ping_service.hpp"
 #include "runtime/transport/detail/connector.hpp"
@@ -11,6 +12,7 @@
 #include "runtime/transport/frame_reader.hpp"
 #include "runtime/transport/frame_writer.hpp"
 #include "runtime/transport/handshake.hpp"
+#include "runtime/transport/sealed_stream.hpp"
 #include "runtime/transport/transport_atoms.hpp"
 
 #include <caf/all.hpp>
@@ -85,6 +87,10 @@ struct connection {
   std::unique_ptr<handshake> hs;
   bool established = false;
   frame_reader reader;
+  /// Set once the stream is sealed: ours after our Proof is written,
+  /// theirs after their Proof is read.
+  std::optional<frame_cipher> sealer;
+  std::optional<sealed_reader> opener;
   outbound_queue out;
   size_t inflight = 0; ///< bytes handed to CAF, not yet written
   clock_type::time_point opened;
@@ -151,6 +157,12 @@ struct transport_state {
   std::set<std::tuple<clock_type::time_point, int64_t, uint64_t>>
       serve_deadlines;
   std::optional<clock_type::time_point> timer_due;
+  /// This node's access token, re-read when its file changes.
+  std::optional<access_token_file> token_file;
+  /// Incoming connections closed by the per-IP bounds since the last log
+  /// line about them, and when that line was written.
+  size_t refused_connections = 0;
+  std::optional<clock_type::time_point> refusals_logged;
   /// Fault injection (fault_settings.hpp), off unless switched on.
   fault_layer faults;
   /// Messages the fault layer delays, by the time they may be written
@@ -185,11 +197,39 @@ class transport_impl {
       st().faults.count_partitioned();
       return;
     }
-    auto n = write_frame(
-        msg, [&](const void* p, size_t len) { self_->write(c.hdl, len, p); });
-    c.inflight += n;
+    c.inflight += write_out(c, msg);
     c.last_sent = clock_type::now();
     self_->flush(c.hdl);
+  }
+
+  /// Writes `msg` to `c`'s socket buffer, sealed once `c` is encrypted.
+  /// Returns the bytes written.
+  size_t write_out(connection& c, capnp::MessageBuilder& msg) {
+    if (!c.sealer)
+      return write_frame(
+          msg, [&](const void* p, size_t len) { self_->write(c.hdl, len, p); });
+    // Sealed in place in CAF's write buffer: the frame is copied there
+    // once, as in plain text, then encrypted where it lies.
+    auto& buf = self_->wr_buf(c.hdl);
+    auto start = buf.size();
+    auto need = start + sealed_stream::header_bytes + frame_size(msg) +
+                frame_cipher::tag_bytes;
+    if (buf.capacity() < need)
+      buf.reserve(std::max(need, 2 * buf.capacity()));
+    buf.resize(start + sealed_stream::header_bytes);
+    write_frame(msg, [&](const void* p, size_t len) {
+      auto* bytes = static_cast<const char*>(p);
+      buf.insert(buf.end(), bytes, bytes + len);
+    });
+    auto n = sealed_stream::seal(*c.sealer, buf, start);
+    if (!n) {
+      // Cannot happen with colony's frame sizes; never send plain text.
+      buf.resize(start);
+      log().error("cannot seal a frame to {}: {}", c.who(),
+                  describe(n.error()));
+      return 0;
+    }
+    return *n;
   }
 
   void send_error(connection& c, std::optional<uint64_t> call_id,
@@ -303,9 +343,7 @@ class transport_impl {
           part.setIsResponse(m.is_response);
           part.adoptData(make_data());
         }
-        c.inflight += write_frame(msg, [&](const void* p, size_t len) {
-          self_->write(c.hdl, len, p);
-        });
+        c.inflight += write_out(c, msg);
       });
       wrote = true;
     }
@@ -332,7 +370,7 @@ class transport_impl {
       if (i != st().dial_expect.end())
         expected = i->second;
     }
-    c.hs = std::make_unique<handshake>(*st().cfg.me, st().cfg.swarm_id,
+    c.hs = std::make_unique<handshake>(*st().cfg.me, handshake_settings_now(),
                                        listen_port(), std::move(expected));
     st().conns.emplace(hdl, std::move(ptr));
     self_->ack_writes(hdl, true);
@@ -342,6 +380,54 @@ class transport_impl {
     c.hs->write_hello(msg.initRoot<wire::Frame>().initHello());
     send_frame(c, msg);
     return c;
+  }
+
+  /// What every new handshake asks and presents; the token is read again
+  /// if its file changed since the last connection.
+  handshake_settings handshake_settings_now() {
+    handshake_settings hs;
+    hs.swarm_id = st().cfg.swarm_id;
+    hs.encrypt = opts().encryption;
+    hs.authority = st().cfg.authority;
+    if (st().token_file) {
+      auto token = st().token_file->current();
+      if (token)
+        hs.token = *token;
+      else
+        log().warn("presenting no access token: {}", describe(token.error()));
+    }
+    return hs;
+  }
+
+  /// Whether an incoming connection from `host` stays within the per-IP
+  /// bounds; logs refusals at most every few seconds.
+  bool admit_incoming(const std::string& host) {
+    size_t pending = 0;
+    size_t all = 0;
+    for (auto& [hdl, other] : st().conns)
+      if (!other->outbound && other->remote_host == host) {
+        ++all;
+        if (!other->established)
+          ++pending;
+      }
+    auto max_pending = opts().max_pending_handshakes_per_ip;
+    auto max_all = opts().max_connections_per_ip;
+    bool ok = (max_pending == 0 || pending < max_pending) &&
+              (max_all == 0 || all < max_all);
+    if (!ok) {
+      ++st().refused_connections;
+      auto now = clock_type::now();
+      if (!st().refusals_logged ||
+          now - *st().refusals_logged > std::chrono::seconds(5)) {
+        log().warn("refused {} incoming connection(s); latest from {} with {} "
+                   "connections, {} in their handshake (bounds {} and {})",
+                   st().refused_connections, host, all, pending, max_all,
+                   max_pending);
+        st().refused_connections = 0;
+        st().refusals_logged = now;
+      }
+    }
+    return ok;
   }
 
   uint16_t listen_port() const {
@@ -425,22 +511,39 @@ class transport_impl {
     c->last_received = clock_type::now();
     // Reads are exact: a frame's header, then its segments straight into
     // the buffer the frame keeps (no copy out of CAF's read buffer).
-    auto res = c->reader.consume(msg.buf);
-    if (!res) {
-      send_error(*c, std::nullopt, res.error());
-      reject(*c, "broken framing: " + describe(res.error()));
-      return;
+    if (c->opener) {
+      auto res = c->opener->consume(msg.buf);
+      if (!res) {
+        // The stream is no longer trustworthy: nothing more is read or
+        // answered on it.
+        log().warn("closing connection {}: {}", c->who(),
+                   describe(res.error()));
+        drop(c->hdl, describe(res.error()), true);
+        return;
+      }
+      if (*res)
+        on_frame(*c, std::move(**res));
+    } else {
+      auto res = c->reader.consume(msg.buf);
+      if (!res) {
+        send_error(*c, std::nullopt, res.error());
+        reject(*c, "broken framing: " + describe(res.error()));
+        return;
+      }
+      // Their Proof may switch the stream to sealed records.
+      if (*res)
+        on_frame(*c, std::move(**res));
     }
-    configure_next_read(*c, msg.buf);
-    if (*res)
-      on_frame(*c, std::move(**res));
+    if (auto* still = find(msg.handle))
+      configure_next_read(*still, msg.buf);
   }
 
   /// Asks CAF for exactly the bytes the reader wants next. `buf` becomes
   /// CAF's read buffer once the handler returns: for a large read, a
   /// pooled buffer of that size, so CAF neither allocates nor zero-fills.
   void configure_next_read(connection& c, std::vector<char>& buf) {
-    auto want = c.reader.next_read_size();
+    auto want =
+        c.opener ? c.opener->next_read_size() : c.reader.next_read_size();
     if (want >= buffer_pool::min_pooled_bytes) {
       auto fresh = buffer_pool::instance().take(want);
       buf.swap(fresh);
@@ -482,6 +585,16 @@ class transport_impl {
       capnp::MallocMessageBuilder msg{frame_first_segment_words};
       c.hs->write_proof(msg.initRoot<wire::Frame>().initProof());
       send_frame(c, msg);
+      // Everything we send after our Proof is sealed.
+      if (auto& keys = c.hs->session()) {
+        auto sealer = frame_cipher::make(keys->suite, keys->seal,
+                                         frame_cipher::direction::seal);
+        if (!sealer) {
+          reject(c, "cannot seal the stream: " + describe(sealer.error()));
+          return;
+        }
+        c.sealer.emplace(std::move(*sealer));
+      }
       return;
     }
     case wire::Frame::PROOF:
@@ -489,6 +602,18 @@ class transport_impl {
         send_error(c, std::nullopt, err);
         reject(c, "handshake: " + describe(err));
         return;
+      }
+      // Everything they send after their Proof is sealed.
+      if (auto& keys = c.hs->session()) {
+        auto opener = frame_cipher::make(keys->suite, keys->open,
+                                         frame_cipher::direction::open);
+        if (!opener) {
+          reject(c, "cannot open the stream: " + describe(opener.error()));
+          return;
+        }
+        c.opener.emplace(std::move(*opener), opts().max_frame_bytes);
+        log().debug("stream with {} sealed with {}", c.who(),
+                    to_string(keys->suite));
       }
       on_established(c);
       return;
@@ -1016,6 +1141,11 @@ class transport_impl {
           doomed.emplace_back(hdl, "handshake timed out");
         continue;
       }
+      if (auto expiry = c->hs->remote_token_expiry();
+          expiry && *expiry <= unix_seconds()) {
+        doomed.emplace_back(hdl, "the peer's access token expired");
+        continue;
+      }
       auto silent = now - c->last_received;
       if (silent > opts().peer_timeout) {
         doomed.emplace_back(
@@ -1063,6 +1193,10 @@ class transport_impl {
     self_->delayed_send(self_, tick, tick_atom::value);
     return {
         [this](const caf::io::new_connection_msg& msg) {
+          if (!admit_incoming(self_->remote_addr(msg.handle))) {
+            self_->close(msg.handle);
+            return;
+          }
           open(msg.handle, false, {});
         },
         [this](caf::io::new_data_msg& msg) { on_data(msg); },
@@ -1137,6 +1271,8 @@ class transport_impl {
 caf::behavior transport_main(transport_actor_type* self, transport_config cfg,
                              caf::io::doorman_ptr door, std::string address) {
   self->state.cfg = std::move(cfg);
+  if (!self->state.cfg.access_token_path.empty())
+    self->state.token_file.emplace(self->state.cfg.access_token_path);
   self->state.address = std::move(address);
   if (door)
     self->add_doorman(std::move(door));
@@ -1166,6 +1302,23 @@ caf::expected<transport_handle> spawn_transport(caf::actor_system& system,
   if (config.options.part_bytes % 8 != 0 || config.options.part_bytes == 0)
     return make_error(errc::invalid_argument,
                       "part_bytes must be a positive multiple of 8");
+  if (config.authority) {
+    // A node that cannot present a valid token would be refused by every
+    // peer: say so now, not on each connection.
+    if (config.access_token_path.empty())
+      return make_error(errc::bad_config,
+                        "the swarm has an authority (" +
+                            config.authority->to_string() +
+                            ") but this node has no access token; issue one "
+                            "with `colony token issue`");
+    auto token = read_access_token(config.access_token_path);
+    if (!token)
+      return std::move(token.error());
+    if (auto err = token->verify(*config.authority, config.me->peer_id(),
+                                 unix_seconds()))
+      return make_error(errc::bad_config,
+                        config.access_token_path + ": " + error_reason(err));
+  }
   caf::io::doorman_ptr door;
   std::string address;
   if (!config.listen.empty()) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "runtime/identity.hpp"
+#include "runtime/peer_id.hpp"
 #include "runtime/transport/transport_options.hpp"
 
 #include <caf/actor.hpp>
@@ -8,6 +9,7 @@
 #include <caf/expected.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace spdlog {
@@ -24,6 +26,12 @@ struct transport_config {
   std::string listen = "127.0.0.1:0";
   /// Peers with another swarm id are refused at the handshake.
   std::string swarm_id = "colony";
+  /// The swarm authority: when set, peers must present an access token it
+  /// signed for them, and this node presents its own (`access_token_path`).
+  std::optional<peer_id> authority;
+  /// File holding this node's access token (runtime/access_token.hpp),
+  /// read again when it changes; empty: none.
+  std::string access_token_path;
   std::shared_ptr<const identity> me;
   std::shared_ptr<spdlog::logger> log;
 };

@@ -35,6 +35,19 @@ struct transport_options {
   std::chrono::milliseconds handshake_timeout{5000};
   /// Deadline of a call whose caller names none.
   std::chrono::milliseconds default_call_timeout{30000};
+  /// Seal every frame after the handshake (AEAD keyed by an X25519
+  /// exchange bound to both identities). Plain text needs both ends to
+  /// turn it off; a mismatch is refused at the handshake.
+  bool encryption = true;
+  /// Incoming connections from one IP address still in their handshake;
+  /// further ones are closed at once (0: no bound). With the handshake
+  /// deadline, this is what keeps half-open connections from using up a
+  /// node's sockets.
+  size_t max_pending_handshakes_per_ip = 128;
+  /// Incoming connections from one IP address in all (0: no bound). A
+  /// peer needs one; a host running a local swarm of hundreds of nodes
+  /// needs one per node.
+  size_t max_connections_per_ip = 1024;
 };
 
 } // namespace colony

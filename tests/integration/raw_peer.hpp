@@ -9,6 +9,7 @@
 #include "runtime/transport/frame_reader.hpp"
 #include "runtime/transport/frame_writer.hpp"
 #include "runtime/transport/handshake.hpp"
+#include "runtime/transport/sealed_stream.hpp"
 
 #include <arpa/inet.h>
 #include <chrono>
@@ -43,14 +44,23 @@ class raw_peer {
     ::send(fd_, data, n, MSG_NOSIGNAL);
   }
 
+  /// Sends `msg` as a frame, sealed once the handshake made the stream
+  /// encrypted (as a node does).
   void send_frame(capnp::MessageBuilder& msg) {
     std::vector<char> out;
+    if (sealer_)
+      out.resize(sealed_stream::header_bytes);
     write_frame(msg, [&](const void* p, size_t n) {
       auto* c = static_cast<const char*>(p);
       out.insert(out.end(), c, c + n);
     });
+    if (sealer_)
+      (void)sealed_stream::seal(*sealer_, out, 0);
     send_bytes(out.data(), out.size());
   }
+
+  /// Whether the stream is sealed (both ends encrypt).
+  bool sealed() const { return sealer_.has_value(); }
 
   /// Reads frames until one arrives or `timeout`; nullopt on EOF/timeout.
   std::optional<received_frame> next_frame(std::chrono::milliseconds timeout) {
@@ -69,11 +79,8 @@ class raw_peer {
         eof_ = true;
         return std::nullopt;
       }
-      auto frames = reader_.feed(buf, static_cast<size_t>(n));
-      if (!frames)
+      if (!feed(buf, static_cast<size_t>(n)))
         return std::nullopt;
-      for (auto& f : *frames)
-        pending_.push_back(std::move(f));
     }
     auto f = std::move(pending_.front());
     pending_.erase(pending_.begin());
@@ -116,6 +123,9 @@ class raw_peer {
     if (forge)
       p.getSignature()[5] ^= 0x40;
     send_frame(proof);
+    if (auto& keys = hs_->session())
+      sealer_.emplace(std::move(*frame_cipher::make(
+          keys->suite, keys->seal, frame_cipher::direction::seal)));
     if (forge)
       return true;
     auto their_proof = next_frame(std::chrono::seconds(5));
@@ -155,6 +165,56 @@ class raw_peer {
   frame_reader reader_;
   std::vector<received_frame> pending_;
   std::unique_ptr<handshake> hs_;
+  std::optional<frame_cipher> sealer_;
+  std::optional<sealed_reader> opener_;
+  std::vector<char> partial_; ///< a sealed record being read
+
+  /// Parses received bytes into frames: plain frames up to the node's
+  /// Proof, sealed records after it when the stream is encrypted. False on
+  /// a broken stream.
+  bool feed(const char* data, size_t n) {
+    while (n > 0) {
+      if (!opener_) {
+        // Byte by byte: the bytes after the node's Proof are sealed records
+        // and must not be parsed as plain frames.
+        auto frames = reader_.feed(data, 1);
+        if (!frames)
+          return false;
+        ++data;
+        --n;
+        for (auto& f : *frames) {
+          bool proof = is_proof(f);
+          pending_.push_back(std::move(f));
+          if (proof && hs_ && hs_->session())
+            opener_.emplace(std::move(*frame_cipher::make(
+                                hs_->session()->suite, hs_->session()->open,
+                                frame_cipher::direction::open)),
+                            64 << 20);
+        }
+        continue;
+      }
+      auto want = opener_->next_read_size();
+      auto take = std::min(n, want - partial_.size());
+      partial_.insert(partial_.end(), data, data + take);
+      data += take;
+      n -= take;
+      if (partial_.size() == want) {
+        auto res = opener_->consume(partial_);
+        partial_.clear();
+        if (!res)
+          return false;
+        if (*res)
+          pending_.push_back(std::move(**res));
+      }
+    }
+    return true;
+  }
+
+  static bool is_proof(const received_frame& f) {
+    capnp::SegmentArrayMessageReader r(
+        kj::arrayPtr(f.segments.data(), f.segments.size()));
+    return r.getRoot<wire::Frame>().which() == wire::Frame::PROOF;
+  }
 };
 
 } // namespace colony::testing

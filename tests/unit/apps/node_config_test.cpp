@@ -179,7 +179,8 @@ TEST(node_config, unknown_key_and_section) {
                       "listne = \"127.0.0.1:0\"\n");
   EXPECT_STARTS_WITH(key, "test.toml:3:1: unknown key 'listne' in [node]");
   EXPECT_CONTAINS(
-      key, "known: client_mode, compute_threads, control_peers, identity_path");
+      key, "known: access_token, client_mode, compute_threads, control_peers, "
+           "identity_path");
   EXPECT_STARTS_WITH(error_of("\n\n[trainerx]\nsteps = 20\n"),
                      "test.toml:3:2: unknown section [trainerx]");
   EXPECT_STARTS_WITH(error_of("[[expert]]\nuid = \"a\"\n"),
@@ -343,9 +344,18 @@ TEST(node_config, bad_overrides) {
   EXPECT_CONTAINS(both, "\n--set node.nope: unknown key");
 }
 
+TEST(node_config, security_keys_are_checked) {
+  EXPECT_CONTAINS(error_of("[node]\nswarm_authority = \"not-a-peer\"\n"),
+                  "node.swarm_authority");
+  EXPECT_CONTAINS(error_of("[transport]\nencryption = \"no\"\n"),
+                  "transport.encryption: expected a boolean");
+  EXPECT_CONTAINS(error_of("[transport]\nmax_connections_per_ip = -1\n"),
+                  "transport.max_connections_per_ip");
+}
+
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 137u);
+  EXPECT_EQ(keys.size(), 142u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key :
        {"node.listen", "node.client_mode", "transport.peer_timeout",
