@@ -2,6 +2,8 @@
 // drop, replay or reorder what a node receives; plain text needs both ends;
 // swarm access tokens keep out nodes without a valid token of their own.
 
+#include "actors/dht/dht_client.hpp"
+#include "actors/dht/record_validator.hpp"
 #include "runtime/access_token.hpp"
 #include "runtime/ping_client.hpp"
 #include "tests/integration/tampering_proxy.hpp"
@@ -256,4 +258,38 @@ TEST(access_tokens,
             call(*member, server->address(), "ping", make_ping_request(8)));
       },
       200ms));
+}
+
+TEST(access_tokens, signed_dht_records_keep_working_in_a_swarm_with_tokens) {
+  token_swarm swarm;
+  std::vector<std::unique_ptr<node>> nodes;
+  for (int i = 0; i < 4; ++i) {
+    auto cfg = swarm.config("dht" + std::to_string(i), true, 3600, false);
+    cfg.dht_enabled = true;
+    cfg.dht.wait_timeout = 3000ms;
+    if (i > 0)
+      cfg.initial_peers = {nodes[0]->address()};
+    nodes.push_back(start_node(cfg));
+    ASSERT_TRUE(nodes.back());
+    if (i > 0) {
+      auto joined = nodes.back()->join_dht();
+      ASSERT_TRUE(joined) << describe(joined.error());
+    }
+  }
+  auto client = [&](size_t i) {
+    return dht::dht_client{nodes[i]->system(), nodes[i]->dht()};
+  };
+  auto key = "profile" + dht::signed_record_validator::owner_marker(
+                             nodes[1]->me().peer_id());
+  auto now = dht::dht_time();
+  auto stored =
+      client(1).store(dht::store_request{key, {}, false, "v1", now + 60}, 10s);
+  ASSERT_TRUE(stored && *stored);
+  // Another member of the swarm cannot overwrite the owner's record.
+  auto forged = client(2).store(
+      dht::store_request{key, {}, false, "forged", now + 90}, 10s);
+  EXPECT_TRUE(!forged || !*forged);
+  auto got = client(3).get(key, true, 10s);
+  ASSERT_TRUE(got && got->found);
+  EXPECT_EQ(got->value, "v1");
 }
