@@ -18,6 +18,15 @@ envelope::envelope(std::shared_ptr<const std::vector<char>> buffer,
   // nop
 }
 
+envelope envelope::view(std::shared_ptr<const std::vector<char>> buffer,
+                        const void* data, size_t size) {
+  if (size == 0)
+    return envelope{std::move(buffer), 0, 0};
+  auto offset =
+      static_cast<size_t>(static_cast<const char*>(data) - buffer->data());
+  return envelope{std::move(buffer), offset, size};
+}
+
 kj::ArrayPtr<const capnp::word> envelope::words() const noexcept {
   if (!buffer_)
     return {};

@@ -6,7 +6,9 @@
 #include <capnp/serialize.h>
 #include <kj/array.h>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -31,6 +33,15 @@ class envelope {
   /// multiple of 8 (Cap'n Proto words).
   envelope(std::shared_ptr<const std::vector<char>> buffer, size_t offset,
            size_t size);
+
+  /// Views the `size` bytes at `data` inside `buffer`, e.g. a Data field of
+  /// a message read from it. An empty field may point anywhere (Cap'n Proto
+  /// gives a null pointer for an absent one): its view is the buffer's start,
+  /// so `data()` never computes a pointer outside the buffer (found by
+  /// tests/fuzz/frame_fuzz.cpp under UBSan).
+  [[nodiscard]] static envelope
+  view(std::shared_ptr<const std::vector<char>> buffer, const void* data,
+       size_t size);
 
   [[nodiscard]] const char* data() const noexcept {
     return buffer_ ? buffer_->data() + offset_ : nullptr;
@@ -63,6 +74,18 @@ struct reader_limits {
   uint64_t traversal_limit_words = 64ull << 20; // 512 MiB
   /// Depth of nested structs/lists a reader accepts.
   int nesting_limit = 64;
+
+  /// Limits for a small message of `words` words that is read about once:
+  /// traversal bounded by a multiple of its size. A list of zero-sized
+  /// structs costs no bytes (one word claims up to 2^29 elements), so under
+  /// the default limit a 48-byte message could make its reader loop 2^25
+  /// times (found by tests/fuzz/dht_fuzz.cpp).
+  [[nodiscard]] static reader_limits for_message(size_t words) noexcept {
+    reader_limits limits;
+    limits.traversal_limit_words = std::min<uint64_t>(
+        limits.traversal_limit_words, 8 * uint64_t{words} + 1024);
+    return limits;
+  }
 
   [[nodiscard]] capnp::ReaderOptions options() const noexcept {
     capnp::ReaderOptions opts;

@@ -14,6 +14,7 @@
 #include <kj/exception.h>
 
 #if defined(__x86_64__)
+#  include <cpuid.h>
 #  include <immintrin.h>
 #endif
 #if defined(__linux__)
@@ -312,8 +313,14 @@ inline float from_half_bits(uint16_t h) {
 #  define COLONY_F16C_DISPATCH 1
 
 bool have_f16c() noexcept {
-  static const bool yes =
-      __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  // cpuid for F16C: clang 14's __builtin_cpu_supports does not know it
+  // (scripts/fuzz.sh builds this file with clang). "avx" also checks that
+  // the OS saves the AVX registers.
+  static const bool yes = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __builtin_cpu_supports("avx") &&
+           __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C) != 0;
+  }();
   return yes;
 }
 

@@ -216,8 +216,9 @@ class dht_impl {
         .then(
             [this, n, on_reply, on_fail](envelope& reply) {
               try {
-                capnp::FlatArrayMessageReader reader(reply.words(),
-                                                     reader_limits{}.options());
+                capnp::FlatArrayMessageReader reader(
+                    reply.words(),
+                    reader_limits::for_message(reply.words().size()).options());
                 auto resp = reader.getRoot<wire::DhtResponse>();
                 on_peer_alive(n);
                 on_reply(resp);
@@ -605,8 +606,9 @@ class dht_impl {
 
   caf::result<envelope> serve(const envelope& body) {
     try {
-      capnp::FlatArrayMessageReader reader(body.words(),
-                                           reader_limits{}.options());
+      capnp::FlatArrayMessageReader reader(
+          body.words(),
+          reader_limits::for_message(body.words().size()).options());
       auto req = reader.getRoot<wire::DhtRequest>();
       if (auto sender = read_peer(req.getSender()))
         on_peer_alive(*sender);
@@ -717,7 +719,9 @@ class dht_impl {
               [this, t](envelope& reply) {
                 try {
                   capnp::FlatArrayMessageReader reader(
-                      reply.words(), reader_limits{}.options());
+                      reply.words(),
+                      reader_limits::for_message(reply.words().size())
+                          .options());
                   auto resp = reader.getRoot<wire::DhtResponse>();
                   if (auto peer = read_peer(resp.getResponder())) {
                     on_peer_alive(*peer);

@@ -634,9 +634,7 @@ class transport_impl {
   }
 
   envelope slice(const received_frame& frame, capnp::Data::Reader data) {
-    auto offset =
-        reinterpret_cast<const char*>(data.begin()) - frame.buffer->data();
-    return envelope{frame.buffer, static_cast<size_t>(offset), data.size()};
+    return envelope::view(frame.buffer, data.begin(), data.size());
   }
 
   /// Starts or finishes an assembly. Returns the complete body, if any.

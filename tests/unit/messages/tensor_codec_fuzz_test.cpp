@@ -2,7 +2,7 @@
 // the ways a hostile or broken peer could (byte flips, truncation, length
 // words, shape and side-data fields), must each decode to tensors or to a
 // typed colony error. Nothing may crash, throw, or read out of bounds (run
-// under COLONY_ASAN to check the last).
+// under COLONY_SANITIZE to check the last).
 
 #include "messages/tensor_codec.hpp"
 
