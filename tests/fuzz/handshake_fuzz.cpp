@@ -21,6 +21,7 @@
 
 #include "messages/error.hpp"
 #include "messages/wire.capnp.h"
+#include "runtime/access_token.hpp"
 #include "runtime/identity.hpp"
 #include "runtime/transport/frame_reader.hpp"
 #include "runtime/transport/handshake.hpp"
@@ -44,8 +45,10 @@ constexpr uint16_t local_port = 4000;
 constexpr uint16_t remote_port = 5000;
 
 // Flags in the first input byte.
-constexpr uint8_t expect_remote = 1; ///< dialer expects the remote's id
-constexpr uint8_t expect_other = 2;  ///< dialer expects some other id
+constexpr uint8_t expect_remote = 1;  ///< dialer expects the remote's id
+constexpr uint8_t expect_other = 2;   ///< dialer expects some other id
+constexpr uint8_t with_authority = 4; ///< the swarm admits token holders only
+constexpr uint8_t plain_text = 8;     ///< the local side turned encryption off
 
 /// The two parties, made once with the deterministic RNG in place (before
 /// anything starts libsodium, which fixes its RNG on start).
@@ -53,6 +56,7 @@ struct parties {
   std::optional<identity> local;
   std::optional<identity> remote;
   std::optional<identity> other;
+  std::optional<identity> authority;
 
   parties() {
     FUZZ_CHECK(install_deterministic_rng());
@@ -60,6 +64,7 @@ struct parties {
     local = *identity::generate();
     remote = *identity::generate();
     other = *identity::generate();
+    authority = *identity::generate();
   }
 };
 
@@ -77,8 +82,13 @@ std::unique_ptr<handshake> local_handshake(uint8_t flags) {
     expected = p.remote->peer_id();
   else if (flags & expect_other)
     expected = p.other->peer_id();
+  handshake_settings settings;
+  settings.swarm_id = swarm;
+  settings.encrypt = (flags & plain_text) == 0;
+  if (flags & with_authority)
+    settings.authority = p.authority->peer_id();
   reset_rng(1000);
-  return std::make_unique<handshake>(*p.local, swarm, local_port,
+  return std::make_unique<handshake>(*p.local, settings, local_port,
                                      std::move(expected));
 }
 
@@ -108,6 +118,10 @@ step on_frame(handshake& hs, wire::Frame::Reader root) {
       return step::closed;
     }
     count("established");
+    if (hs.session())
+      count("established: sealed");
+    if (hs.remote_token_expiry())
+      count("established: token checked");
     return step::established;
   case wire::Frame::GOODBYE:
     (void)std::string(root.getGoodbye().getReason().cStr());
@@ -147,7 +161,54 @@ std::vector<bytes> seeds() {
                    our_hello.size() / sizeof(capnp::word))};
   FUZZ_CHECK(!remote.read_hello(our_reader.getRoot<wire::Frame>().getHello()));
   auto proof = framed([&](auto f) { remote.write_proof(f.initProof()); });
-
+  // The same remote holding a token of the authority (far-future expiry,
+  // so the seed stays valid).
+  auto token_for = [&](const identity& signer, const peer_id& holder) {
+    return access_token::issue(signer, holder, int64_t{4} << 30);
+  };
+  auto local_with_authority = local_handshake(with_authority);
+  handshake_settings token_settings;
+  token_settings.swarm_id = swarm;
+  token_settings.token = token_for(*p.authority, p.remote->peer_id());
+  reset_rng(3000);
+  handshake token_remote{*p.remote, token_settings, remote_port,
+                         p.local->peer_id()};
+  auto token_hello =
+      framed([&](auto f) { token_remote.write_hello(f.initHello()); });
+  auto our_token_hello =
+      framed([&](auto f) { local_with_authority->write_hello(f.initHello()); });
+  capnp::FlatArrayMessageReader token_reader{
+      kj::arrayPtr(reinterpret_cast<const capnp::word*>(our_token_hello.data()),
+                   our_token_hello.size() / sizeof(capnp::word))};
+  FUZZ_CHECK(
+      !token_remote.read_hello(token_reader.getRoot<wire::Frame>().getHello()));
+  auto token_proof =
+      framed([&](auto f) { token_remote.write_proof(f.initProof()); });
+  auto stolen_hello = framed([&](auto f) {
+    token_remote.write_hello(f.initHello());
+    auto t = token_for(*p.authority, p.other->peer_id());
+    auto id = t.holder.bytes();
+    f.getHello().getAccessToken().setPeerId(kj::arrayPtr(id.data(), id.size()));
+  });
+  // A remote that also turned encryption off, answering a plain local.
+  auto local_plain = local_handshake(plain_text);
+  handshake_settings plain_settings;
+  plain_settings.swarm_id = swarm;
+  plain_settings.encrypt = false;
+  reset_rng(4000);
+  handshake plain_remote{*p.remote, plain_settings, remote_port,
+                         p.local->peer_id()};
+  auto plain_hello =
+      framed([&](auto f) { plain_remote.write_hello(f.initHello()); });
+  auto our_plain_hello =
+      framed([&](auto f) { local_plain->write_hello(f.initHello()); });
+  capnp::FlatArrayMessageReader plain_reader{
+      kj::arrayPtr(reinterpret_cast<const capnp::word*>(our_plain_hello.data()),
+                   our_plain_hello.size() / sizeof(capnp::word))};
+  FUZZ_CHECK(
+      !plain_remote.read_hello(plain_reader.getRoot<wire::Frame>().getHello()));
+  auto plain_proof =
+      framed([&](auto f) { plain_remote.write_proof(f.initProof()); });
   auto self_hello = our_hello; // connected to itself
   auto other_swarm = framed([&](auto f) {
     remote.write_hello(f.initHello());
@@ -182,7 +243,15 @@ std::vector<bytes> seeds() {
           join(0, {hello, goodbye}),
           join(0, {other_swarm, proof}),
           join(0, {old_version, proof}),
-          join(0, {request})};
+          join(0, {request}),
+          join(with_authority, {token_hello, token_proof}),
+          join(with_authority | expect_remote, {token_hello, token_proof}),
+          join(with_authority, {hello, proof}),
+          join(with_authority, {stolen_hello, token_proof}),
+          join(0, {token_hello, token_proof}),
+          join(plain_text, {plain_hello, plain_proof}),
+          join(plain_text, {hello, proof}),
+          join(0, {plain_hello, plain_proof})};
 }
 
 void run_one(const uint8_t* data, size_t size) {
@@ -213,6 +282,11 @@ void run_one(const uint8_t* data, size_t size) {
       FUZZ_CHECK(hs->complete());
       FUZZ_CHECK(hs->remote() == the_parties().remote->peer_id());
       FUZZ_CHECK((data[0] & expect_remote) || !(data[0] & expect_other));
+      // A swarm with an authority completes only with a checked token, and
+      // a sealed session exactly when the local side encrypts.
+      FUZZ_CHECK(!(data[0] & with_authority) || hs->remote_token_expiry());
+      FUZZ_CHECK(static_cast<bool>(hs->session()) ==
+                 ((data[0] & plain_text) == 0));
       return; // later frames are calls, not the handshake's
     }
   }
