@@ -117,6 +117,8 @@ class raw_peer {
       if (hs_->read_hello(r.getRoot<wire::Frame>().getHello()))
         return false;
     }
+    if (!session_ready())
+      return false;
     capnp::MallocMessageBuilder proof;
     auto p = proof.initRoot<wire::Frame>().initProof();
     hs_->write_proof(p);
@@ -168,6 +170,9 @@ class raw_peer {
   std::optional<frame_cipher> sealer_;
   std::optional<sealed_reader> opener_;
   std::vector<char> partial_; ///< a sealed record being read
+  bool proof_seen_ = false;   ///< their Proof arrived
+  std::vector<char>
+      after_proof_; ///< bytes after it, before their Hello was read
 
   /// Parses received bytes into frames: plain frames up to the node's
   /// Proof, sealed records after it when the stream is encrypted. False on
@@ -182,14 +187,22 @@ class raw_peer {
           return false;
         ++data;
         --n;
+        bool proof = false;
         for (auto& f : *frames) {
-          bool proof = is_proof(f);
+          proof = proof || is_proof(f);
           pending_.push_back(std::move(f));
-          if (proof && hs_ && hs_->session())
-            opener_.emplace(std::move(*frame_cipher::make(
-                                hs_->session()->suite, hs_->session()->open,
-                                frame_cipher::direction::open)),
-                            64 << 20);
+        }
+        if (proof) {
+          proof_seen_ = true;
+          if (hs_ && hs_->session()) {
+            open_sealed();
+          } else {
+            // Their Hello is not read yet, so the keys are unknown: what
+            // follows waits until it is (their Hello and Proof can arrive
+            // in one read).
+            after_proof_.assign(data, data + n);
+            return true;
+          }
         }
         continue;
       }
@@ -208,6 +221,23 @@ class raw_peer {
       }
     }
     return true;
+  }
+
+  void open_sealed() {
+    opener_.emplace(std::move(*frame_cipher::make(
+                        hs_->session()->suite, hs_->session()->open,
+                        frame_cipher::direction::open)),
+                    64 << 20);
+  }
+
+  /// Called once their Hello is read: reads what followed their Proof.
+  bool session_ready() {
+    if (!proof_seen_ || opener_ || !hs_->session())
+      return true;
+    open_sealed();
+    auto rest = std::move(after_proof_);
+    after_proof_.clear();
+    return feed(rest.data(), rest.size());
   }
 
   static bool is_proof(const received_frame& f) {
