@@ -308,7 +308,13 @@ class transport_impl {
     if (!c.established)
       return;
     bool wrote = false;
-    while (c.inflight < opts().max_inflight_bytes && !c.out.empty()) {
+    // A sealed stream encrypts at most two parts ahead of the socket: the
+    // peer opens one part while the next is sealed, instead of waiting for
+    // a whole window to be encrypted before the first byte leaves.
+    auto window = opts().max_inflight_bytes;
+    if (c.sealer)
+      window = std::min(window, 2 * opts().part_bytes);
+    while (c.inflight < window && !c.out.empty()) {
       c.out.write_next([&](const outbound_message& m, size_t offset,
                            size_t length) {
         capnp::MallocMessageBuilder msg{frame_first_segment_words};
