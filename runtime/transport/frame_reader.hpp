@@ -39,6 +39,12 @@ class frame_reader {
     // nop
   }
 
+  /// Changes the bound for frames not yet started (a handshake's frames
+  /// are small; a peer that has not proven who it is gets a small bound).
+  void set_max_frame_bytes(size_t max_frame_bytes) noexcept {
+    max_frame_bytes_ = max_frame_bytes;
+  }
+
   /// Number of bytes the next call to `consume` expects.
   [[nodiscard]] size_t next_read_size() const noexcept { return want_; }
 

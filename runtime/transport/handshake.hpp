@@ -9,6 +9,7 @@
 #include <caf/error.hpp>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,6 +42,11 @@ struct session_keys {
 /// send a Hello (version, swarm id, public key, fresh nonce, an X25519 key
 /// made for this connection, cipher wishes, access token), then a Proof
 /// signing the other side's nonce and their own Hello's key-exchange fields.
+/// Largest frame read before the handshake completes (bytes). Hello and
+/// Proof take a few hundred bytes with a token; a peer that has proven
+/// nothing cannot make a node hold more than this per connection.
+constexpr size_t handshake_max_frame_bytes = size_t{64} << 10;
+
 /// The connection is usable once our proof is sent and theirs verified;
 /// unless both asked for plain text, everything after the proofs is sealed
 /// with `session()`'s keys.

@@ -106,7 +106,8 @@ struct connection {
   std::unordered_map<uint64_t, clock_type::time_point> serving;
 
   connection(const transport_options& opts)
-      : reader(opts.max_frame_bytes), out(opts.part_bytes) {
+      : reader(std::min(opts.max_frame_bytes, handshake_max_frame_bytes)),
+        out(opts.part_bytes) {
     // nop
   }
 
@@ -446,6 +447,7 @@ class transport_impl {
 
   void on_established(connection& c) {
     c.established = true;
+    c.reader.set_max_frame_bytes(opts().max_frame_bytes);
     auto& id = c.hs->remote();
     if (st().by_peer.count(id) == 0)
       st().by_peer.emplace(id, c.hdl);

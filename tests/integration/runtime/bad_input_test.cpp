@@ -104,6 +104,42 @@ TEST(bad_input, four_gib_claims_allocate_nothing) {
   EXPECT_LT(after - before, 64 * 1024) << before << " KiB -> " << after;
 }
 
+TEST(bad_input, unproven_peers_cannot_make_the_node_hold_large_frames) {
+  // Before the handshake a frame may claim a few KiB only: a peer that has
+  // proven nothing cannot make the node allocate max_frame_bytes per
+  // connection and keep it until the handshake deadline.
+  temp_dir dir;
+  auto proc = node_process::start(dir, "victim",
+                                  "[node]\nswarm_id = \"test\"\n"
+                                  "log_level = \"info\"\n"
+                                  "[transport]\nhandshake_timeout = 20.0\n"
+                                  "max_frame_bytes = 4194304\n");
+  ASSERT_TRUE(proc);
+  std::vector<std::unique_ptr<raw_peer>> peers;
+  for (int i = 0; i < 40; ++i) {
+    auto peer = std::make_unique<raw_peer>(proc->address);
+    ASSERT_TRUE(peer->connected());
+    auto h = header(0, 524287); // 4 MiB less a word: within max_frame_bytes
+    peer->send_bytes(h.data(), h.size());
+    std::vector<char> some(4096, 1);
+    peer->send_bytes(some.data(), some.size());
+    peers.push_back(std::move(peer));
+  }
+  for (auto& peer : peers) {
+    std::vector<std::string> seen;
+    // Closed at once, long before the handshake deadline.
+    ASSERT_TRUE(peer->closed_within(5s, &seen));
+    bool told = false;
+    for (auto& s : seen)
+      told |= s.find("max_frame_bytes is 65536") != std::string::npos;
+    EXPECT_TRUE(told) << "the node should say why it closed";
+  }
+  auto client = start_node(test_config());
+  ASSERT_TRUE(client);
+  EXPECT_TRUE(
+      ping_once(client->system(), client->transport(), proc->address, 0, 5s));
+}
+
 TEST(bad_input, forged_handshake_signature_is_refused) {
   victim v;
   ASSERT_TRUE(v.proc && v.client);
