@@ -34,6 +34,7 @@ struct allreduce_args {
   double min_matchmaking_time = 0.5;
   std::string gloo_anchor = "../shared/anchors/allreduce_bench.py";
   std::string python = "/usr/bin/python3";
+  bool plain = false; ///< transport.encryption = false on every peer
   bool json = false;
 };
 
@@ -54,6 +55,7 @@ std::string peer_config(const allreduce_args& a) {
     // processes share the cores, and OpenMP workers spinning between the
     // parts' small ops took a third of the CPU.
     << "compute_threads = 1\n"
+    << "[transport]\nencryption = " << (a.plain ? "false" : "true") << "\n"
     << "[dht]\nenabled = true\n"
     << "[[averagers]]\nprefix = \"bench\"\nfloats = " << a.floats << "\n"
     << "target_group_size = " << a.peers << "\n"
@@ -215,6 +217,7 @@ int run_bench(const allreduce_args& a) {
   std::cout << "{\"bench\":\"allreduce\",\"peers\":" << a.peers
             << ",\"floats\":" << a.floats
             << ",\"compression\":" << json_string(a.compression)
+            << ",\"encryption\":" << (a.plain ? "false" : "true")
             << ",\"steps\":" << colony.steps
             << ",\"allreduce_s\":" << colony.allreduce_s
             << ",\"step_s\":" << colony.step_s
@@ -254,6 +257,8 @@ void add_bench_allreduce_command(CLI::App& bench) {
   cmd->add_option("--gloo-anchor", a->gloo_anchor,
                   "torch.distributed gloo script (baseline)");
   cmd->add_option("--python", a->python, "python with torch, for the anchor");
+  cmd->add_flag("--plain", a->plain,
+                "every peer with transport.encryption = false");
   cmd->add_flag("--json", a->json, "print only the JSON line");
   cmd->callback([a] { exit_with(run_bench(*a)); });
 }

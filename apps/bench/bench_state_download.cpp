@@ -32,13 +32,16 @@ struct state_args {
   size_t repeats = 3;
   uint64_t part_size_kib = 512;
   uint32_t parts_in_flight = averaging::default_state_parts_in_flight;
+  bool plain = false; ///< transport.encryption = false on both nodes
   bool json = false;
 };
 
 using clock_type = std::chrono::steady_clock;
 
-node_config download_peer_config(std::vector<std::string> initial_peers) {
+node_config download_peer_config(std::vector<std::string> initial_peers,
+                                 bool plain) {
   node_config cfg;
+  cfg.transport.encryption = !plain;
   cfg.listen = "127.0.0.1:0";
   cfg.swarm_id = "bench-state";
   cfg.log_level = "warn";
@@ -94,7 +97,7 @@ struct state_pair {
 };
 
 caf::error start_pair(state_pair& pair, const state_args& a, uint64_t bytes) {
-  auto server = node::start(download_peer_config({}));
+  auto server = node::start(download_peer_config({}, a.plain));
   if (!server)
     return std::move(server.error());
   pair.server = std::move(*server);
@@ -113,7 +116,8 @@ caf::error start_pair(state_pair& pair, const state_args& a, uint64_t bytes) {
   if (!averager)
     return std::move(averager.error());
   pair.averager = *averager;
-  auto client = node::start(download_peer_config({pair.server->address()}));
+  auto client =
+      node::start(download_peer_config({pair.server->address()}, a.plain));
   if (!client)
     return std::move(client.error());
   pair.client = std::move(*client);
@@ -195,6 +199,7 @@ int run_bench(const state_args& a) {
             << ",\"megabytes\":" << mb << ",\"tensors\":" << a.tensors
             << ",\"part_size_bytes\":" << (a.part_size_kib << 10)
             << ",\"parts_in_flight\":" << a.parts_in_flight
+            << ",\"encryption\":" << (a.plain ? "false" : "true")
             << ",\"repeats\":" << a.repeats << ",\"verified\":true"
             << ",\"colony_s\":" << median(colony_s)
             << ",\"colony_mb_s\":" << colony_mb_s
@@ -223,6 +228,8 @@ void add_bench_state_command(CLI::App& bench) {
   cmd->add_option("--parts-in-flight", a->parts_in_flight,
                   "part requests the downloader keeps in flight")
       ->check(CLI::Range(uint32_t{1}, uint32_t{64}));
+  cmd->add_flag("--plain", a->plain,
+                "both nodes with transport.encryption = false");
   cmd->add_flag("--json", a->json, "print only the JSON line");
   cmd->callback([a] { exit_with(run_bench(*a)); });
 }
