@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -290,6 +291,17 @@ json_error(std::string_view text) {
     return ::testing::AssertionFailure()
            << "not JSON (" << *why << "): " << text;
   return ::testing::AssertionSuccess();
+}
+
+/// The last line of `out` that starts a JSON object: a command's JSON line
+/// among the log lines printed around it.
+[[nodiscard]] inline std::string last_json_line(const std::string& out) {
+  std::string last;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind('{', 0) == 0)
+      last = line;
+  return last;
 }
 
 } // namespace colony::testing

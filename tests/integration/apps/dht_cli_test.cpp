@@ -60,25 +60,6 @@ TEST(dht_cli, store_get_and_experts_through_running_dht_nodes) {
   })) << log;
 }
 
-namespace {
-
-/// The first line of `out` that starts with '{': a command's JSON line
-/// among the log lines of its client node.
-std::string json_line(const std::string& out) {
-  size_t start = 0;
-  while (start < out.size()) {
-    auto end = out.find('\n', start);
-    if (end == std::string::npos)
-      end = out.size();
-    if (out[start] == '{')
-      return out.substr(start, end - start);
-    start = end + 1;
-  }
-  return {};
-}
-
-} // namespace
-
 TEST(dht_cli, json_output_is_valid_for_awkward_values_and_refusals_say_why) {
   temp_dir dir;
   auto addr_file = dir.file("boot.addr");
@@ -101,11 +82,11 @@ TEST(dht_cli, json_output_is_valid_for_awkward_values_and_refusals_say_why) {
     auto [rc, out] = run_colony(dir, {"dht-store", "--initial-peers", *addr,
                                       key, "--value-file", file, "--json"});
     EXPECT_EQ(rc, 0) << out;
-    EXPECT_TRUE(is_json(json_line(out))) << out;
+    EXPECT_TRUE(is_json(last_json_line(out))) << out;
     std::tie(rc, out) =
         run_colony(dir, {"dht-get", "--initial-peers", *addr, key, "--json"});
     EXPECT_EQ(rc, 0) << out;
-    auto line = json_line(out);
+    auto line = last_json_line(out);
     EXPECT_TRUE(is_json(line)) << out;
     bool text = key == "quotes" || key == "utf8";
     EXPECT_EQ(line.find("\"value_base64\":") != std::string::npos, !text)
@@ -124,7 +105,7 @@ TEST(dht_cli, json_output_is_valid_for_awkward_values_and_refusals_say_why) {
   std::tie(rc, out) =
       run_colony(dir, {"dht-get", "--initial-peers", *addr, "dict", "--json"});
   EXPECT_EQ(rc, 0) << out;
-  EXPECT_TRUE(is_json(json_line(out))) << out;
+  EXPECT_TRUE(is_json(last_json_line(out))) << out;
   // Expirations beyond the horizon fail with the reason, as JSON too.
   std::tie(rc, out) = run_colony(dir, {"dht-store", "--initial-peers", *addr,
                                        "far", "x", "--expiration", "1e8"});
@@ -134,7 +115,7 @@ TEST(dht_cli, json_output_is_valid_for_awkward_values_and_refusals_say_why) {
       run_colony(dir, {"dht-store", "--initial-peers", *addr, "far", "x",
                        "--expiration", "1e8", "--json"});
   EXPECT_EQ(rc, 1) << out;
-  auto line = json_line(out);
+  auto line = last_json_line(out);
   EXPECT_TRUE(is_json(line)) << out;
   EXPECT_NE(line.find("\"stored\":false"), std::string::npos) << line;
   // An infinite expiration never reaches a node.
