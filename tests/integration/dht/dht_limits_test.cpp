@@ -160,53 +160,87 @@ TEST(dht_limits, refused_records_get_a_reason_and_the_node_keeps_serving) {
   EXPECT_EQ(reason_word(local->refusal), "value_too_large") << local->refusal;
 }
 
-TEST(dht_limits, one_peer_cannot_take_more_than_its_share_or_evict_others) {
+namespace {
+
+/// `n` records of `prefix` expiring in `ttl` seconds.
+std::vector<raw_item> records(const std::string& prefix, int n, double ttl) {
+  std::vector<raw_item> out;
+  for (int i = 0; i < n; ++i)
+    out.push_back({prefix + "." + std::to_string(i), "v", dht_time() + ttl});
+  return out;
+}
+
+} // namespace
+
+TEST(dht_limits, one_peer_cannot_take_more_than_its_share) {
+  dht_options opts;
+  opts.storage_maxsize = 100; // 10 records per peer (max_storage_share 0.1)
+  limits_fixture f{opts, 2};
+  ASSERT_TRUE(f.ok());
+  auto& honest = *f.peers[0];
+  auto& flooder = *f.peers[1];
+  auto honest_items = records("honest", 5, 120);
+  for (auto& a : raw_store(honest, f.target->address(), honest_items))
+    ASSERT_TRUE(a.stored) << a.refusal;
+  // The flooder claims in the payload to be the honest peer: the node
+  // counts it by the peer id its connection proved.
+  auto honest_id = honest.me().peer_id().to_string();
+  size_t accepted = 0, over_share = 0;
+  for (int round = 0; round < 4; ++round)
+    for (auto& a : raw_store(
+             flooder, f.target->address(),
+             records("flood." + std::to_string(round), 50, 3600), honest_id)) {
+      accepted += a.stored ? 1 : 0;
+      over_share += reason_word(a.refusal) == "over_share" ? 1 : 0;
+    }
+  EXPECT_EQ(accepted, 10u);
+  EXPECT_EQ(over_share, 190u);
+  EXPECT_EQ(f.stats().stores_over_share, 190u);
+  EXPECT_EQ(f.stats().storage_records, 15u);
+  // Refreshing its own records is still allowed; the honest peer may still
+  // store.
+  auto again = raw_store(flooder, f.target->address(),
+                         {{"flood.0.0", "w", dht_time() + 3700}});
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_TRUE(again[0].stored) << again[0].refusal;
+  auto more = raw_store(honest, f.target->address(),
+                        {{"honest.more", "v", dht_time() + 120}});
+  ASSERT_EQ(more.size(), 1u);
+  EXPECT_TRUE(more[0].stored) << more[0].refusal;
+  for (auto& item : honest_items)
+    EXPECT_TRUE(f.holds(item.key)) << item.key;
+}
+
+TEST(dht_limits, a_full_storage_evicts_from_the_biggest_holder_not_others) {
   dht_options opts;
   opts.storage_maxsize = 20;
   opts.max_storage_share = 0.5; // 10 records per peer
   limits_fixture f{opts, 3};
   ASSERT_TRUE(f.ok());
-  auto& honest = *f.peers[0];
-  // The honest peer's records expire first: what an earliest-expiring
-  // eviction would take.
-  std::vector<raw_item> honest_items;
-  for (int i = 0; i < 5; ++i)
-    honest_items.push_back(
-        {"honest." + std::to_string(i), "v", dht_time() + 120});
-  for (auto& a : raw_store(honest, f.target->address(), honest_items))
+  // The honest peer's records expire first: what an eviction of the
+  // earliest-expiring records would take.
+  auto honest_items = records("honest", 5, 120);
+  for (auto& a : raw_store(*f.peers[0], f.target->address(), honest_items))
     ASSERT_TRUE(a.stored) << a.refusal;
-  // Two flooding peers (claiming to be the honest one in the payload)
-  // store far more than their share, in several requests.
-  auto honest_id = honest.me().peer_id().to_string();
-  size_t accepted = 0, over_share = 0;
+  // Two flooders fill the storage and go on storing: each new record
+  // evicts the earliest record of the peer holding the most (a flooder).
   for (size_t p = 1; p <= 2; ++p)
-    for (int round = 0; round < 4; ++round) {
-      std::vector<raw_item> flood;
-      for (int i = 0; i < 50; ++i)
-        flood.push_back({"flood." + std::to_string(p) + "." +
-                             std::to_string(round * 50 + i),
-                         "v", dht_time() + 3600});
-      for (auto& a :
-           raw_store(*f.peers[p], f.target->address(), flood, honest_id)) {
-        accepted += a.stored ? 1 : 0;
-        over_share += reason_word(a.refusal) == "over_share" ? 1 : 0;
-      }
-    }
-  // 10 each; once storage is full, a store evicts the earliest record of
-  // the peer holding the most (a flooder), never the honest peer.
-  EXPECT_EQ(accepted, 20u);
-  EXPECT_EQ(over_share, 400u - accepted);
+    for (int round = 0; round < 4; ++round)
+      (void)raw_store(
+          *f.peers[p], f.target->address(),
+          records("flood." + std::to_string(p) + "." + std::to_string(round),
+                  50, 3600));
+  EXPECT_EQ(f.stats().storage_records, 20u);
   for (auto& item : honest_items)
     EXPECT_TRUE(f.holds(item.key)) << item.key;
-  auto s = f.stats();
-  EXPECT_LE(s.storage_records, 20u);
-  EXPECT_EQ(s.stores_over_share, 380u);
-  // The honest peer may still store.
-  auto more = raw_store(honest, f.target->address(),
+  // The honest peer's next store evicts a flooder's record too.
+  auto more = raw_store(*f.peers[0], f.target->address(),
                         {{"honest.more", "v", dht_time() + 120}});
   ASSERT_EQ(more.size(), 1u);
   EXPECT_TRUE(more[0].stored) << more[0].refusal;
   EXPECT_TRUE(f.holds("honest.more"));
+  for (auto& item : honest_items)
+    EXPECT_TRUE(f.holds(item.key)) << item.key;
 }
 
 TEST(dht_limits, a_flood_beyond_the_rate_is_refused) {
