@@ -554,7 +554,8 @@ class dht_impl {
     // Every node checks these: what it refuses here, replicas refuse too.
     // The writer hears at once, and no request leaves for nothing.
     if (auto why = check_record(rec, st().limits, dht_time())) {
-      log().warn("store under key '{}' refused: {}", printable(req.key), *why);
+      // The writer hears why; a log line would say it twice.
+      log().info("store under key '{}' refused: {}", printable(req.key), *why);
       deliver(store_reply{false, std::move(*why)});
       return;
     }

@@ -45,7 +45,7 @@ struct dht_options {
   std::chrono::milliseconds max_expiration_horizon{86400 * 1000};
   /// Largest value a record may hold, signature included (bytes).
   size_t max_value_bytes = 8192;
-  /// Most keys kept in the cache.
+  /// Most records kept in the cache (shared as storage is).
   size_t cache_maxsize = 10000;
   /// Failed peers are skipped for base * 2^(failures-1) seconds.
   double blacklist_base_seconds = 5.0;
