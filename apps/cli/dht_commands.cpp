@@ -38,9 +38,11 @@ const std::vector<std::string> client_settings = {
 
 /// The node config of a DHT client command; 0, or the exit status of a
 /// usage error (printed).
-int client_config(const config_flags& flags, node_config& out) {
+int client_config(const config_flags& flags, node_config& out,
+                  const std::vector<std::string>& sets = {}) {
   command_config_sources sources;
   sources.flags = &flags;
+  sources.sets = sets;
   sources.fixed = client_settings;
   return load_command_config(sources, out);
 }
@@ -120,6 +122,7 @@ int run_dht(const dht_args& args) {
 
 struct store_args {
   config_flags flags;
+  std::vector<std::string> overrides;
   std::string key;
   std::string value_argument; // CLI11 writes here; `value` keeps it
   store_value_source value;
@@ -131,7 +134,7 @@ struct store_args {
 
 int run_store(const store_args& args) {
   node_config cfg;
-  if (auto rc = client_config(args.flags, cfg))
+  if (auto rc = client_config(args.flags, cfg, args.overrides))
     return rc;
   auto value =
       read_store_value(args.value, cfg.transport.max_message_bytes, std::cin);
@@ -172,6 +175,7 @@ int run_store(const store_args& args) {
 
 struct get_args {
   config_flags flags;
+  std::vector<std::string> overrides;
   std::string key;
   bool latest = false;
   bool json = false;
@@ -179,7 +183,7 @@ struct get_args {
 
 int run_get(const get_args& args) {
   node_config cfg;
-  if (auto rc = client_config(args.flags, cfg))
+  if (auto rc = client_config(args.flags, cfg, args.overrides))
     return rc;
   auto n = join_as_client(cfg);
   if (!n) {
@@ -329,6 +333,9 @@ void add_dht_commands(CLI::App& app) {
                        "(default 60; nodes refuse more than their "
                        "max_expiration_horizon, 1 day by default)");
     cmd->add_flag("--json", args->json, "print one JSON line");
+    cmd->add_option("--set", args->overrides,
+                    "override a config key: section.key=value (repeatable), "
+                    "e.g. dht.max_value_bytes=65536");
     cmd->callback([args] { exit_with(run_store(*args)); });
   }
   {
@@ -339,6 +346,8 @@ void add_dht_commands(CLI::App& app) {
     cmd->add_flag("--latest", args->latest,
                   "ask every replica on the way for the newest value");
     cmd->add_flag("--json", args->json, "print one JSON line");
+    cmd->add_option("--set", args->overrides,
+                    "override a config key: section.key=value (repeatable)");
     cmd->callback([args] { exit_with(run_get(*args)); });
   }
 }
