@@ -60,4 +60,7 @@ struct DhtResponse {
     store @2 :List(Bool);  # per item: accepted
     find @3 :List(FindResult);
   }
+  # With `store`: per item, why it was refused ("reason: detail", reason
+  # one word of docs/wire.md); empty text for an accepted item.
+  storeRefusals @4 :List(Text);
 }

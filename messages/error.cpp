@@ -53,12 +53,17 @@ caf::error make_error(errc code, std::string what) {
                     caf::make_message(std::move(what))};
 }
 
+// CAF 0.17's error reads its category, code and context through a pointer
+// that an empty error (no error) does not have: check for one first.
+
 bool is_error(const caf::error& err, errc code) noexcept {
-  return err.category() == colony_error_category &&
+  return err && err.category() == colony_error_category &&
          err.code() == static_cast<uint8_t>(code);
 }
 
 std::string error_reason(const caf::error& err) {
+  if (!err)
+    return "no error";
   if (err.category() == colony_error_category &&
       err.context().match_elements<std::string>())
     return err.context().get_as<std::string>(0);

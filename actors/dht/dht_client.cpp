@@ -45,6 +45,24 @@ caf::expected<bool> dht_client::store(store_request request,
   return res->front();
 }
 
+caf::expected<std::vector<store_reply>>
+dht_client::store_many_checked(std::vector<store_request> requests,
+                               std::chrono::milliseconds timeout) {
+  return ask<std::vector<store_reply>>(
+      self_, node_, timeout, store_checked_atom::value, std::move(requests));
+}
+
+caf::expected<store_reply>
+dht_client::store_checked(store_request request,
+                          std::chrono::milliseconds timeout) {
+  std::vector<store_request> one;
+  one.push_back(std::move(request));
+  auto res = store_many_checked(std::move(one), timeout);
+  if (!res)
+    return std::move(res.error());
+  return std::move(res->front());
+}
+
 caf::expected<std::vector<get_result>>
 dht_client::get_many(std::vector<std::string> keys, bool latest,
                      std::chrono::milliseconds timeout) {

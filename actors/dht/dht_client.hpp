@@ -32,6 +32,16 @@ class dht_client {
   caf::expected<bool> store(store_request request,
                             std::chrono::milliseconds timeout);
 
+  /// Stores each request as `store_many` does, and says why a request no
+  /// replica accepted was refused.
+  caf::expected<std::vector<store_reply>>
+  store_many_checked(std::vector<store_request> requests,
+                     std::chrono::milliseconds timeout);
+
+  /// Stores one value; see `store_many_checked`.
+  caf::expected<store_reply> store_checked(store_request request,
+                                           std::chrono::milliseconds timeout);
+
   /// Finds the values of `keys`; `latest` asks every replica on the path
   /// for the newest instead of stopping at the first value found.
   caf::expected<std::vector<get_result>>

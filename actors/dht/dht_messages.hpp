@@ -25,6 +25,13 @@ struct store_request {
   double expiration = 0;
 };
 
+/// The outcome of one store: whether some replica took it, and if none did,
+/// why (the first refusal heard: "reason: detail", see docs/wire.md).
+struct store_reply {
+  bool stored = false;
+  std::string refusal;
+};
+
 /// A subkey's value in a dictionary value.
 struct subkey_value {
   std::string value;
@@ -55,11 +62,21 @@ struct dht_stats {
   /// Values local actors stored, and how many some replica accepted.
   size_t stores = 0;
   size_t stores_accepted = 0;
+  /// Records held in storage (plain values and subkeys).
+  size_t storage_records = 0;
+  /// Stores this node refused to serve for peers, and of those, how many
+  /// by the rate limit and by the storing peer's share.
+  size_t stores_refused = 0;
+  size_t stores_rate_limited = 0;
+  size_t stores_over_share = 0;
 };
 
 // The dht_node's interface for local actors:
 /// (store_atom, vector<store_request>) -> vector<bool> (any replica took it)
 using store_atom = caf::atom_constant<caf::atom("dht_store")>;
+/// (store_checked_atom, vector<store_request>) -> vector<store_reply>: a
+/// store that says why a refused request was refused
+using store_checked_atom = caf::atom_constant<caf::atom("dht_stchk")>;
 /// (get_atom, vector<string> keys, bool latest) -> vector<get_result>
 using get_atom = caf::atom_constant<caf::atom("dht_get")>;
 /// (bootstrap_atom) -> size_t routing table size, or error
@@ -85,5 +102,6 @@ double dht_time();
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<colony::dht::store_request>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<colony::dht::get_result>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<colony::dht::store_reply>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::dht::dht_stats)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(colony::dht::validator_ptr)

@@ -4,7 +4,9 @@
 #include "actors/dht/detail/routing_table.hpp"
 #include "actors/dht/detail/traversal.hpp"
 #include "actors/dht/dht_id.hpp"
+#include "actors/dht/record_limits.hpp"
 #include "actors/dht/record_validator.hpp"
+#include "actors/dht/store_rate_limiter.hpp"
 #include "messages/dht.capnp.h"
 #include "messages/envelope.hpp"
 #include "messages/error.hpp"
@@ -37,6 +39,19 @@ constexpr size_t max_cache_refreshes = 10000;
 
 /// Name of the transport service DHT nodes answer on.
 constexpr const char* dht_service = "dht";
+
+/// Fewest seconds between two log lines about refused stores; the refusals
+/// in between are counted in the next line.
+constexpr double refusal_log_period_s = 10.0;
+
+/// Refusal reasons of stores that no record limit or storage rule covers
+/// (docs/wire.md).
+constexpr const char* refusal_invalid =
+    "invalid: refused by the node's validators (e.g. a missing or bad "
+    "signature)";
+constexpr const char* refusal_rate_limited = "rate_limited";
+constexpr const char* refusal_no_replica =
+    "unreachable: no replica answered the store";
 
 kj::ArrayPtr<const kj::byte> bytes_of(std::string_view s) {
   return {reinterpret_cast<const kj::byte*>(s.data()), s.size()};
@@ -74,6 +89,11 @@ struct dht_state {
   std::unique_ptr<dht_storage> storage;
   std::unique_ptr<dht_storage> cache;
   validator_chain validators;
+  record_limits limits;
+  std::unique_ptr<store_rate_limiter> store_rate;
+  /// When refused stores were last logged, and how many were refused since.
+  double refusals_logged_at = 0;
+  size_t refusals_unlogged = 0;
   std::unordered_map<uint64_t, lookup_state> lookups;
   uint64_t next_lookup = 1;
   /// Gets of one key in flight share one lookup: (key id, latest) -> the
@@ -330,7 +350,7 @@ class dht_impl {
     if (result.isPlain()) {
       auto value = string_of(result.getPlain().getValue());
       dht_record rec{lk.key, {}, false, value, result.getExpiration()};
-      if (!st().validators.validate(rec))
+      if (check_record(rec, st().limits, now) || !st().validators.validate(rec))
         return; // a lying or forging peer
       if (!best.found || result.getExpiration() > best.expiration) {
         best = get_result{};
@@ -351,7 +371,7 @@ class dht_impl {
       auto subkey = string_of(e.getSubkey());
       auto value = string_of(e.getValue());
       dht_record rec{lk.key, subkey, true, value, e.getExpiration()};
-      if (!st().validators.validate(rec))
+      if (check_record(rec, st().limits, now) || !st().validators.validate(rec))
         continue;
       auto& slot = dict.subkeys[subkey];
       if (e.getExpiration() > slot.expiration)
@@ -524,16 +544,25 @@ class dht_impl {
   // -- store
   // -------------------------------------------------------------------
 
-  void store_one(store_request req, std::function<void(bool)> deliver) {
+  using store_done = std::function<void(store_reply)>;
+
+  void store_one(store_request req, store_done deliver) {
     req.value = st().validators.sign_value(dht_record{
         req.key, req.subkey, req.has_subkey, req.value, req.expiration});
-    // Every node runs this chain: what it refuses here, replicas refuse too.
+    dht_record rec{req.key, req.subkey, req.has_subkey, req.value,
+                   req.expiration};
+    // Every node checks these: what it refuses here, replicas refuse too.
     // The writer hears at once, and no request leaves for nothing.
-    if (!st().validators.validate(dht_record{
-            req.key, req.subkey, req.has_subkey, req.value, req.expiration})) {
+    if (auto why = check_record(rec, st().limits, dht_time())) {
+      // The writer hears why; a log line would say it twice.
+      log().info("store under key '{}' refused: {}", printable(req.key), *why);
+      deliver(store_reply{false, std::move(*why)});
+      return;
+    }
+    if (!st().validators.validate(rec)) {
       log().warn("store under key '{}' refused by this node's validators",
-                 req.key);
-      deliver(false);
+                 printable(req.key));
+      deliver(store_reply{false, refusal_invalid});
       return;
     }
     auto key_id = dht_id::of_key(req.key);
@@ -545,10 +574,18 @@ class dht_impl {
                  });
   }
 
+  /// `key` for a log line: at most 64 bytes, control bytes as '?'.
+  static std::string printable(std::string_view key) {
+    std::string out{key.substr(0, 64)};
+    for (auto& c : out)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+        c = '?';
+    return key.size() > 64 ? out + "..." : out;
+  }
+
   /// Writes `req` to the num_replicas nearest of `found` and this node.
   void replicate(const store_request& req, const dht_id& key_id,
-                 std::vector<node_ref> found,
-                 std::function<void(bool)> deliver) {
+                 std::vector<node_ref> found, store_done deliver) {
     bool self_is_replica = !opts().client_mode;
     if (self_is_replica && found.size() >= opts().num_replicas) {
       // Only if this node is nearer than the farthest chosen replica.
@@ -557,54 +594,109 @@ class dht_impl {
       if (self_is_replica)
         found.pop_back();
     }
-    bool stored = false;
-    if (self_is_replica)
-      stored = store_local(req, false);
+    store_reply mine{false, refusal_no_replica};
+    if (self_is_replica) {
+      auto why = store_local(req, false, {});
+      mine = store_reply{why.empty(), std::move(why)};
+    }
     if (found.empty()) {
-      deliver(stored);
+      deliver(std::move(mine));
       return;
     }
     auto body = store_body({req}, false);
     struct tally {
       size_t pending;
-      bool any;
-      std::function<void(bool)> deliver;
+      store_reply reply;
+      store_done deliver;
     };
-    auto t = std::make_shared<tally>(tally{found.size(), stored, deliver});
+    auto t =
+        std::make_shared<tally>(tally{found.size(), std::move(mine), deliver});
+    // Stored if any replica took it; else the first reason heard.
+    auto refused = [t](std::string why) {
+      if (!t->reply.stored && t->reply.refusal == refusal_no_replica)
+        t->reply.refusal = std::move(why);
+    };
     for (auto& n : found)
       send(
           n, body,
-          [t](wire::DhtResponse::Reader resp) {
+          [t, refused](wire::DhtResponse::Reader resp) {
             if (resp.isStore() && resp.getStore().size() == 1 &&
-                resp.getStore()[0])
-              t->any = true;
+                resp.getStore()[0]) {
+              t->reply = store_reply{true, {}};
+            } else if (resp.getStoreRefusals().size() == 1 &&
+                       resp.getStoreRefusals()[0].size() > 0) {
+              refused(resp.getStoreRefusals()[0].cStr());
+            } else {
+              refused("refused: a replica refused the store and gave no "
+                      "reason");
+            }
             if (--t->pending == 0)
-              t->deliver(t->any);
+              t->deliver(t->reply);
           },
           [t](const caf::error&) {
             if (--t->pending == 0)
-              t->deliver(t->any);
+              t->deliver(t->reply);
           });
   }
 
-  bool store_local(const store_request& req, bool in_cache) {
+  /// Stores `req` here for `owner` (the peer it came from; empty for this
+  /// node); returns why it was refused, or nothing if stored.
+  std::string store_local(const store_request& req, bool in_cache,
+                          const std::string& owner) {
+    auto now = dht_time();
     dht_record rec{req.key, req.subkey, req.has_subkey, req.value,
                    req.expiration};
+    if (auto why = check_record(rec, st().limits, now))
+      return std::move(*why);
     if (!st().validators.validate(rec))
-      return false;
+      return refusal_invalid;
     auto& store = in_cache ? *st().cache : *st().storage;
     auto key_id = dht_id::of_key(req.key);
+    auto done = req.has_subkey
+                    ? store.store_subkey(key_id, req.subkey, req.value,
+                                         req.expiration, now, req.key, owner)
+                    : store.store(key_id, req.value, req.expiration, now,
+                                  req.key, owner);
+    switch (done.outcome) {
+    case store_outcome::stored:
+      return {};
+    case store_outcome::over_share:
+      return std::string{to_string(done.outcome)} + ": this peer holds " +
+             std::to_string(store.share_limit()) +
+             " records here, its whole share of the " +
+             (in_cache ? "cache" : "storage");
+    case store_outcome::not_newer:
+      return std::string{to_string(done.outcome)} +
+             ": a record expiring no earlier is held";
+    default:
+      return to_string(done.outcome);
+    }
+  }
+
+  /// Counts a store refused to `peer` and logs it, at most one line per
+  /// refusal_log_period_s (the node keeps serving).
+  void note_refusal(const std::string& peer, const std::string& why) {
+    ++st().stats.stores_refused;
+    if (why.rfind(refusal_rate_limited, 0) == 0)
+      ++st().stats.stores_rate_limited;
+    else if (why.rfind(to_string(store_outcome::over_share), 0) == 0)
+      ++st().stats.stores_over_share;
+    ++st().refusals_unlogged;
     auto now = dht_time();
-    if (req.has_subkey)
-      return store.store_subkey(key_id, req.subkey, req.value, req.expiration,
-                                now, req.key);
-    return store.store(key_id, req.value, req.expiration, now, req.key);
+    if (now - st().refusals_logged_at < refusal_log_period_s)
+      return;
+    log().warn("refused a store from peer {}: {} ({} stores refused since "
+               "the last such line)",
+               peer, why, st().refusals_unlogged);
+    st().refusals_logged_at = now;
+    st().refusals_unlogged = 0;
   }
 
   // -- serving peers
   // -----------------------------------------------------------
 
-  caf::result<envelope> serve(const envelope& body) {
+  /// Answers a request of `caller` (the peer id the transport authenticated).
+  caf::result<envelope> serve(const std::string& caller, const envelope& body) {
     try {
       capnp::FlatArrayMessageReader reader(
           body.words(),
@@ -625,12 +717,28 @@ class dht_impl {
       case wire::DhtRequest::STORE: {
         auto items = req.getStore();
         auto out = resp.initStore(items.size());
+        auto reasons = resp.initStoreRefusals(items.size());
         for (unsigned i = 0; i < items.size(); ++i) {
           auto it = items[i];
-          store_request sr{string_of(it.getKey()), string_of(it.getSubkey()),
-                           it.getHasSubkey(), string_of(it.getValue()),
-                           it.getExpiration()};
-          out.set(i, store_local(sr, it.getInCache()));
+          std::string why;
+          if (!st().store_rate->allow(caller, dht_time())) {
+            why = std::string{refusal_rate_limited} + ": more than " +
+                  std::to_string(st().store_rate->per_minute()) +
+                  " stores a minute from this peer";
+          } else {
+            store_request sr{string_of(it.getKey()), string_of(it.getSubkey()),
+                             it.getHasSubkey(), string_of(it.getValue()),
+                             it.getExpiration()};
+            why = store_local(sr, it.getInCache(), caller);
+          }
+          out.set(i, why.empty());
+          if (why.empty())
+            continue;
+          reasons.set(i, why);
+          // An older copy of a held record is ordinary traffic (replicas
+          // and caches offer what we have), not a peer to report.
+          if (why.rfind(to_string(store_outcome::not_newer), 0) != 0)
+            note_refusal(caller, why);
         }
         break;
       }
@@ -769,27 +877,47 @@ class dht_impl {
     st().cache->remove_expired(now);
   }
 
+  /// Stores each of `reqs`; `done` gets one reply per request, in order.
+  void store_all(std::vector<store_request> reqs,
+                 std::function<void(std::vector<store_reply>)> done) {
+    auto results = std::make_shared<std::vector<store_reply>>(reqs.size());
+    auto pending = std::make_shared<size_t>(reqs.size());
+    if (reqs.empty())
+      done({});
+    for (size_t i = 0; i < reqs.size(); ++i)
+      store_one(std::move(reqs[i]),
+                [this, done, results, pending, i](store_reply r) {
+                  ++st().stats.stores;
+                  st().stats.stores_accepted += r.stored ? 1 : 0;
+                  (*results)[i] = std::move(r);
+                  if (--*pending == 0)
+                    done(std::move(*results));
+                });
+  }
+
   caf::behavior make_behavior() {
     if (opts().refresh_period.count() > 0)
       self_->delayed_send(self_, opts().refresh_period, refresh_atom::value);
     return {
-        [this](serve_atom, const std::string&, const std::string&,
-               const envelope& body) { return serve(body); },
+        [this](serve_atom, const std::string&, const std::string& caller,
+               const envelope& body) { return serve(caller, body); },
         [this](store_atom, std::vector<store_request>& reqs) {
           auto rp = self_->make_response_promise();
-          auto results = std::make_shared<std::vector<bool>>(reqs.size());
-          auto pending = std::make_shared<size_t>(reqs.size());
-          if (reqs.empty())
-            rp.deliver(std::vector<bool>{});
-          for (size_t i = 0; i < reqs.size(); ++i)
-            store_one(std::move(reqs[i]),
-                      [this, rp, results, pending, i](bool ok) mutable {
-                        ++st().stats.stores;
-                        st().stats.stores_accepted += ok ? 1 : 0;
-                        (*results)[i] = ok;
-                        if (--*pending == 0)
-                          rp.deliver(*results);
-                      });
+          store_all(std::move(reqs),
+                    [rp](std::vector<store_reply> replies) mutable {
+                      std::vector<bool> ok;
+                      for (auto& r : replies)
+                        ok.push_back(r.stored);
+                      rp.deliver(std::move(ok));
+                    });
+          return rp;
+        },
+        [this](store_checked_atom, std::vector<store_request>& reqs) {
+          auto rp = self_->make_response_promise();
+          store_all(std::move(reqs),
+                    [rp](std::vector<store_reply> replies) mutable {
+                      rp.deliver(std::move(replies));
+                    });
           return rp;
         },
         [this](get_atom, const std::vector<std::string>& keys, bool latest) {
@@ -837,6 +965,7 @@ class dht_impl {
           auto now = dht_time();
           s.routing_table_size = st().table->size();
           s.storage_size = st().storage->size(now);
+          s.storage_records = st().storage->record_count(now);
           s.cache_size = st().cache->size(now);
           return s;
         },
@@ -861,8 +990,16 @@ caf::behavior dht_node_main(dht_actor* self, dht_node_config cfg) {
   st.own_id = dht_id::of_peer(st.cfg.me->peer_id());
   st.table = std::make_unique<routing_table>(
       st.own_id, st.cfg.options.bucket_size, st.cfg.options.depth_modulo);
-  st.storage = std::make_unique<dht_storage>(st.cfg.options.storage_maxsize);
-  st.cache = std::make_unique<dht_storage>(st.cfg.options.cache_maxsize);
+  auto& o = st.cfg.options;
+  st.storage =
+      std::make_unique<dht_storage>(o.storage_maxsize, o.max_storage_share);
+  st.cache =
+      std::make_unique<dht_storage>(o.cache_maxsize, o.max_storage_share);
+  st.limits.max_expiration_horizon =
+      std::chrono::duration<double>(o.max_expiration_horizon).count();
+  st.limits.max_value_bytes = o.max_value_bytes;
+  st.store_rate =
+      std::make_unique<store_rate_limiter>(o.stores_per_peer_per_minute);
   st.validators.add(std::make_shared<signed_record_validator>(st.cfg.me));
   st.impl = std::make_shared<dht_impl>(self);
   return st.impl->make_behavior();

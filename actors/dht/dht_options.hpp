@@ -31,9 +31,21 @@ struct dht_options {
   /// A cached value that was read is fetched again this long before it
   /// expires (seconds).
   double cache_refresh_before_expiry = 5.0;
-  /// Most keys kept in storage (0: no bound); the earliest to expire goes.
-  size_t storage_maxsize = 0;
-  /// Most keys kept in the cache.
+  /// Most records (plain values and subkeys) kept in storage, as hivemind
+  /// bounds it (0: no bound). When full, the earliest-expiring record of
+  /// the peer holding the most goes.
+  size_t storage_maxsize = 100000;
+  /// Largest fraction of storage_maxsize (and of cache_maxsize) one peer's
+  /// records may take; its stores of new records beyond are refused.
+  double max_storage_share = 0.1;
+  /// Stores served per peer a minute (token bucket, bursts of a minute's
+  /// worth); beyond, stores are refused (0: no limit).
+  size_t stores_per_peer_per_minute = 12000;
+  /// Longest a record may live past now (stores beyond are refused).
+  std::chrono::milliseconds max_expiration_horizon{86400 * 1000};
+  /// Largest value a record may hold, signature included (bytes).
+  size_t max_value_bytes = 8192;
+  /// Most records kept in the cache (shared as storage is).
   size_t cache_maxsize = 10000;
   /// Failed peers are skipped for base * 2^(failures-1) seconds.
   double blacklist_base_seconds = 5.0;

@@ -38,9 +38,11 @@ const std::vector<std::string> client_settings = {
 
 /// The node config of a DHT client command; 0, or the exit status of a
 /// usage error (printed).
-int client_config(const config_flags& flags, node_config& out) {
+int client_config(const config_flags& flags, node_config& out,
+                  const std::vector<std::string>& sets = {}) {
   command_config_sources sources;
   sources.flags = &flags;
+  sources.sets = sets;
   sources.fixed = client_settings;
   return load_command_config(sources, out);
 }
@@ -105,8 +107,12 @@ int run_dht(const dht_args& args) {
       break;
     }
     if (auto s = client.stats(std::chrono::seconds(5)))
-      nd.log().info("routing table: {} peers; storing {} keys ({} cached)",
-                    s->routing_table_size, s->storage_size, s->cache_size);
+      nd.log().info("routing table: {} peers; storing {} keys ({} records, "
+                    "{} cached); refused {} stores ({} over the rate, {} "
+                    "over a peer's share)",
+                    s->routing_table_size, s->storage_size, s->storage_records,
+                    s->cache_size, s->stores_refused, s->stores_rate_limited,
+                    s->stores_over_share);
   }
   return 0;
 }
@@ -116,17 +122,19 @@ int run_dht(const dht_args& args) {
 
 struct store_args {
   config_flags flags;
+  std::vector<std::string> overrides;
   std::string key;
   std::string value_argument; // CLI11 writes here; `value` keeps it
   store_value_source value;
   std::string subkey;
   bool has_subkey = false;
   double expiration = 60;
+  bool json = false;
 };
 
 int run_store(const store_args& args) {
   node_config cfg;
-  if (auto rc = client_config(args.flags, cfg))
+  if (auto rc = client_config(args.flags, cfg, args.overrides))
     return rc;
   auto value =
       read_store_value(args.value, cfg.transport.max_message_bytes, std::cin);
@@ -143,17 +151,31 @@ int run_store(const store_args& args) {
   dht::dht_client client{(*n)->system(), (*n)->dht()};
   dht::store_request req{args.key, args.subkey, args.has_subkey,
                          std::move(*value), dht::dht_time() + args.expiration};
-  auto ok = client.store(std::move(req), op_timeout(cfg));
+  auto ok = client.store_checked(std::move(req), op_timeout(cfg));
   if (!ok) {
     std::cerr << "colony dht-store: " << describe(ok.error()) << std::endl;
     return 1;
   }
-  std::cout << (*ok ? "stored" : "refused") << std::endl;
-  return *ok ? 0 : 1;
+  if (args.json) {
+    std::string out = "{\"key\":" + json_string(args.key);
+    if (args.has_subkey)
+      out += ",\"subkey\":" + json_string(args.subkey);
+    out += std::string{",\"stored\":"} + (ok->stored ? "true" : "false") +
+           ",\"reason\":" +
+           (ok->stored ? std::string{"null"} : json_string(ok->refusal));
+    std::cout << out << "}" << std::endl;
+  } else if (ok->stored) {
+    std::cout << "stored" << std::endl;
+  } else {
+    std::cout << "refused" << std::endl;
+    std::cerr << "colony dht-store: refused: " << ok->refusal << std::endl;
+  }
+  return ok->stored ? 0 : 1;
 }
 
 struct get_args {
   config_flags flags;
+  std::vector<std::string> overrides;
   std::string key;
   bool latest = false;
   bool json = false;
@@ -161,7 +183,7 @@ struct get_args {
 
 int run_get(const get_args& args) {
   node_config cfg;
-  if (auto rc = client_config(args.flags, cfg))
+  if (auto rc = client_config(args.flags, cfg, args.overrides))
     return rc;
   auto n = join_as_client(cfg);
   if (!n) {
@@ -181,17 +203,19 @@ int run_get(const get_args& args) {
       out += ",\"subkeys\":{";
       bool first = true;
       for (auto& [sk, sv] : res->subkeys) {
-        out += (first ? "" : ",") + json_string(sk) +
-               ":{\"value\":" + json_string(sv.value) +
-               ",\"expiration\":" + std::to_string(sv.expiration) + "}";
+        // A subkey that is not text is named by its base64 form.
+        auto name = is_json_text(sk) ? sk : "base64:" + base64(sk);
+        out += (first ? "" : ",") + json_string(name) + ":{" +
+               json_bytes_field("value", sv.value) +
+               ",\"expiration\":" + json_number(sv.expiration) + "}";
         first = false;
       }
       out += "}";
     } else if (res->found) {
-      out += ",\"value\":" + json_string(res->value);
+      out += "," + json_bytes_field("value", res->value);
     }
     if (res->found)
-      out += ",\"expiration\":" + std::to_string(res->expiration);
+      out += ",\"expiration\":" + json_number(res->expiration);
     std::cout << out << "}" << std::endl;
   } else if (res->found && res->is_dictionary) {
     for (auto& [sk, sv] : res->subkeys)
@@ -306,7 +330,12 @@ void add_dht_commands(CLI::App& app) {
         ->each([args](const std::string&) { args->has_subkey = true; });
     add_seconds_option(cmd, "--expiration", args->expiration,
                        "seconds from now until the value expires "
-                       "(default 60)");
+                       "(default 60; nodes refuse more than their "
+                       "max_expiration_horizon, 1 day by default)");
+    cmd->add_flag("--json", args->json, "print one JSON line");
+    cmd->add_option("--set", args->overrides,
+                    "override a config key: section.key=value (repeatable), "
+                    "e.g. dht.max_value_bytes=65536");
     cmd->callback([args] { exit_with(run_store(*args)); });
   }
   {
@@ -317,6 +346,8 @@ void add_dht_commands(CLI::App& app) {
     cmd->add_flag("--latest", args->latest,
                   "ask every replica on the way for the newest value");
     cmd->add_flag("--json", args->json, "print one JSON line");
+    cmd->add_option("--set", args->overrides,
+                    "override a config key: section.key=value (repeatable)");
     cmd->callback([args] { exit_with(run_get(*args)); });
   }
 }

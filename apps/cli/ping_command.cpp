@@ -3,6 +3,7 @@
 #include "apps/cli/commands.hpp"
 #include "apps/cli/config_flags.hpp"
 #include "apps/node/node.hpp"
+#include "apps/output/json_text.hpp"
 #include "messages/error.hpp"
 #include "runtime/peer_address.hpp"
 #include "runtime/ping_client.hpp"
@@ -75,13 +76,13 @@ int run_ping(const ping_args& args) {
   }
   if (args.json) {
     std::ostringstream out;
-    out << "{\"address\":\"" << args.address << "\",\"peer_id\":\"" << peer
-        << "\",\"sent\":" << args.count << ",\"received\":" << rtts.size()
-        << ",\"rtt_ms\":[";
+    out << "{\"address\":" << json_string(args.address)
+        << ",\"peer_id\":" << json_string(peer) << ",\"sent\":" << args.count
+        << ",\"received\":" << rtts.size() << ",\"rtt_ms\":[";
     for (size_t i = 0; i < rtts.size(); ++i)
-      out << (i ? "," : "") << rtts[i];
-    out << "],\"p50_ms\":" << quantile(rtts, 0.5)
-        << ",\"max_ms\":" << quantile(rtts, 1.0) << "}";
+      out << (i ? "," : "") << json_number(rtts[i]);
+    out << "],\"p50_ms\":" << json_number(quantile(rtts, 0.5))
+        << ",\"max_ms\":" << json_number(quantile(rtts, 1.0)) << "}";
     std::cout << out.str() << std::endl;
   } else if (!rtts.empty()) {
     std::printf("%lld sent, %zu received, rtt min/p50/max = "

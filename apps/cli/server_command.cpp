@@ -7,6 +7,7 @@
 #include "apps/cli/config_flags.hpp"
 #include "apps/cli/node_launch.hpp"
 #include "apps/node/node.hpp"
+#include "apps/output/json_text.hpp"
 #include "messages/error.hpp"
 #include "runtime/signals.hpp"
 
@@ -118,12 +119,15 @@ int show_info(const std::string& address, bool json, double timeout_s) {
   }
   for (const auto& e : *experts) {
     if (json)
-      std::cout << "{\"uid\":\"" << e.uid << "\",\"class\":\"" << e.expert_class
-                << "\",\"parameters\":" << e.parameter_count << ",\"inputs\":\""
-                << moe::to_string(e.schema.inputs) << "\",\"outputs\":\""
-                << moe::to_string(e.schema.outputs)
-                << "\",\"max_batch_size\":" << e.max_batch_size
-                << ",\"compression\":\"" << to_string(e.compression) << "\"}\n";
+      std::cout << "{\"uid\":" << json_string(e.uid)
+                << ",\"class\":" << json_string(e.expert_class)
+                << ",\"parameters\":" << e.parameter_count << ",\"inputs\":"
+                << json_string(moe::to_string(e.schema.inputs))
+                << ",\"outputs\":"
+                << json_string(moe::to_string(e.schema.outputs))
+                << ",\"max_batch_size\":" << e.max_batch_size
+                << ",\"compression\":" << json_string(to_string(e.compression))
+                << "}\n";
     else
       std::cout << e.uid << "  " << e.expert_class << "  " << e.parameter_count
                 << " parameters  inputs " << moe::to_string(e.schema.inputs)

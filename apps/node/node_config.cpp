@@ -372,6 +372,24 @@ key_spec number_key(Access access,
           }};
 }
 
+/// A fraction in (0, 1].
+template <class Access>
+key_spec share_key(Access access) {
+  return {value_kind::number, [=](node_config& cfg, const key_use& use) {
+            double x = 0;
+            if (const auto* f = use.value.as_floating_point())
+              x = f->get();
+            else if (const auto* i = use.value.as_integer())
+              x = static_cast<double>(i->get());
+            else
+              return use.fail_type(value_kind::number);
+            if (!(x > 0 && x <= 1))
+              return use.fail("must be a fraction in (0, 1], got " +
+                              number_text(x));
+            access(cfg) = x;
+          }};
+}
+
 /// A tensor codec by name.
 template <class Access>
 key_spec codec_key(Access access) {
@@ -1009,6 +1027,20 @@ config_schema make_node_schema() {
       "dht", "storage_maxsize",
       count_key([](node_config& c) -> size_t& { return c.dht.storage_maxsize; },
                 0, int64_t{1} << 40));
+  s.add("dht", "max_storage_share", share_key([](node_config& c) -> double& {
+          return c.dht.max_storage_share;
+        }));
+  s.add("dht", "stores_per_peer_per_minute",
+        count_key([](node_config& c)
+                      -> size_t& { return c.dht.stores_per_peer_per_minute; },
+                  0, int64_t{1} << 40));
+  s.add("dht", "max_expiration_horizon",
+        seconds_key([](node_config& c) -> milliseconds& {
+          return c.dht.max_expiration_horizon;
+        }));
+  s.add("dht", "max_value_bytes", bytes_key([](node_config& c) -> size_t& {
+          return c.dht.max_value_bytes;
+        }));
   s.add("dht", "cache_maxsize",
         count_key([](node_config& c) -> size_t& { return c.dht.cache_maxsize; },
                   0, int64_t{1} << 40));

@@ -16,7 +16,9 @@
 #include "actors/dht/detail/routing_table.hpp"
 #include "actors/dht/dht_id.hpp"
 #include "actors/dht/node_ref.hpp"
+#include "actors/dht/record_limits.hpp"
 #include "actors/dht/record_validator.hpp"
+#include "actors/dht/store_rate_limiter.hpp"
 #include "messages/dht.capnp.h"
 #include "messages/error.hpp"
 
@@ -91,9 +93,13 @@ std::string signed_value(const std::string& key, const std::string& subkey,
 struct node {
   dht_id own_id;
   routing_table table;
-  dht_storage storage{64};
-  dht_storage cache{16};
+  dht_storage storage{64, 0.1};
+  dht_storage cache{16, 0.1};
   validator_chain validators;
+  record_limits limits;
+  store_rate_limiter store_rate{120};
+  /// The authenticated peer the request came from.
+  std::string caller = the_parties().peers[5].peer_id().to_string();
 
   node()
       : own_id(dht_id::of_peer(the_parties().me->peer_id())),
@@ -148,18 +154,25 @@ struct node {
     (void)items;
   }
 
-  bool store_local(const std::string& key, const std::string& subkey,
-                   bool has_subkey, const std::string& value, double expiration,
-                   bool in_cache) {
-    if (!validators.validate(
-            dht_record{key, subkey, has_subkey, value, expiration}))
-      return false;
+  /// Returns why the store was refused ("" if stored).
+  std::string store_local(const std::string& key, const std::string& subkey,
+                          bool has_subkey, const std::string& value,
+                          double expiration, bool in_cache,
+                          const std::string& owner) {
+    dht_record rec{key, subkey, has_subkey, value, expiration};
+    if (auto why = check_record(rec, limits, now))
+      return *why;
+    fuzz::count("store item within limits");
+    if (!validators.validate(rec))
+      return "invalid";
     fuzz::count("store item valid");
     auto& store = in_cache ? cache : storage;
     auto key_id = dht_id::of_key(key);
-    if (has_subkey)
-      return store.store_subkey(key_id, subkey, value, expiration, now, key);
-    return store.store(key_id, value, expiration, now, key);
+    auto done = has_subkey
+                    ? store.store_subkey(key_id, subkey, value, expiration, now,
+                                         key, owner)
+                    : store.store(key_id, value, expiration, now, key, owner);
+    return done ? "" : to_string(done.outcome);
   }
 
   void answer_find(capnp::Data::Reader raw_id,
@@ -223,12 +236,19 @@ struct node {
       case wire::DhtRequest::STORE: {
         auto items = req.getStore();
         auto out = resp.initStore(items.size());
+        auto reasons = resp.initStoreRefusals(items.size());
         for (unsigned i = 0; i < items.size(); ++i) {
           auto it = items[i];
-          out.set(i,
-                  store_local(string_of(it.getKey()), string_of(it.getSubkey()),
+          std::string why;
+          if (!store_rate.allow(caller, now))
+            why = "rate_limited";
+          else
+            why = store_local(string_of(it.getKey()), string_of(it.getSubkey()),
                               it.getHasSubkey(), string_of(it.getValue()),
-                              it.getExpiration(), it.getInCache()));
+                              it.getExpiration(), it.getInCache(), caller);
+          out.set(i, why.empty());
+          if (!why.empty())
+            reasons.set(i, why);
         }
         break;
       }
@@ -269,8 +289,8 @@ struct node {
       return;
     if (result.isPlain()) {
       auto value = string_of(result.getPlain().getValue());
-      if (!validators.validate(
-              dht_record{best.key, {}, false, value, result.getExpiration()}))
+      dht_record rec{best.key, {}, false, value, result.getExpiration()};
+      if (check_record(rec, limits, now) || !validators.validate(rec))
         return;
       if (!best.found || result.getExpiration() > best.expiration) {
         best = lookup{best.key,         true, false,
@@ -286,8 +306,8 @@ struct node {
         continue;
       auto subkey = string_of(e.getSubkey());
       auto value = string_of(e.getValue());
-      if (!validators.validate(
-              dht_record{best.key, subkey, true, value, e.getExpiration()}))
+      dht_record rec{best.key, subkey, true, value, e.getExpiration()};
+      if (check_record(rec, limits, now) || !validators.validate(rec))
         continue;
       auto& slot = dict.subkeys[subkey];
       if (e.getExpiration() > slot.second)

@@ -50,6 +50,14 @@ inline expert_group_config expert_group(std::vector<std::string> uids,
   return g;
 }
 
+/// An `[[experts]]` group for tests whose experts never learn (optimizer
+/// "none"), so outputs compare across calls.
+inline expert_group_config frozen_expert_group(std::vector<std::string> uids,
+                                               std::string cls,
+                                               int64_t hidden) {
+  return expert_group(std::move(uids), std::move(cls), hidden, "none");
+}
+
 inline std::unique_ptr<node> start_node(const node_config& cfg) {
   auto n = node::start(cfg);
   if (!n) {

@@ -2,24 +2,11 @@
 // run, converge or verify, and say so in their JSON line.
 
 #include "tests/integration/test_nodes.hpp"
+#include "tests/support/json_check.hpp"
 
 #include <sstream>
 
 using namespace colony::testing;
-
-namespace {
-
-/// The last line of `out` that starts a JSON object.
-std::string json_line(const std::string& out) {
-  std::string last;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("{", 0) == 0)
-      last = line;
-  return last;
-}
-
-} // namespace
 
 TEST(bench_moshpit, sixteen_peers_in_groups_of_four_reach_the_mean) {
   temp_dir dir;
@@ -28,7 +15,7 @@ TEST(bench_moshpit, sixteen_peers_in_groups_of_four_reach_the_mean) {
                        "--floats", "1000", "--rounds-max", "6",
                        "--min-matchmaking-time", "1", "--json"});
   ASSERT_EQ(rc, 0) << out;
-  auto line = json_line(out);
+  auto line = last_json_line(out);
   EXPECT_NE(line.find("\"bench\":\"moshpit\""), std::string::npos) << out;
   EXPECT_NE(line.find("\"grid_dims\":2"), std::string::npos) << line;
   EXPECT_NE(line.find("\"converged\":true"), std::string::npos) << line;
@@ -47,7 +34,7 @@ TEST(bench_state, a_few_megabytes_arrive_exactly) {
   auto [rc, out] = run_colony(
       dir, {"bench", "state", "--megabytes", "4", "--repeats", "2", "--json"});
   ASSERT_EQ(rc, 0) << out;
-  auto line = json_line(out);
+  auto line = last_json_line(out);
   EXPECT_NE(line.find("\"bench\":\"state\""), std::string::npos) << out;
   EXPECT_NE(line.find("\"verified\":true"), std::string::npos) << line;
   EXPECT_NE(line.find("\"ratio\":"), std::string::npos) << line;

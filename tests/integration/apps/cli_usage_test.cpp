@@ -193,9 +193,12 @@ TEST(cli_usage, unknown_flags_are_usage_errors_too) {
 TEST(cli_usage, dht_store_reads_the_value_from_a_file_or_standard_input) {
   temp_dir dir;
   auto addr_file = dir.file("boot.addr");
-  auto boot =
-      child_process::spawn({COLONY_BINARY, "dht", "--address-file", addr_file},
-                           dir.file("boot.log"));
+  // Values beyond the default 8 KiB need nodes that take them, the
+  // client's own included (it checks before storing and when reading).
+  const std::string big_values = "dht.max_value_bytes=262144";
+  auto boot = child_process::spawn(
+      {COLONY_BINARY, "dht", "--address-file", addr_file, "--set", big_values},
+      dir.file("boot.log"));
   ASSERT_TRUE(boot);
   auto addr = wait_for_file_line(addr_file, 20s);
   ASSERT_TRUE(addr);
@@ -204,11 +207,12 @@ TEST(cli_usage, dht_store_reads_the_value_from_a_file_or_standard_input) {
   big += "end";
   auto value_file = dir.file("value.bin");
   std::ofstream(value_file, std::ios::binary) << big;
-  auto [rc, out] = run_colony(dir, {"dht-store", "--initial-peers", *addr,
-                                    "big", "--value-file", value_file});
+  auto [rc, out] =
+      run_colony(dir, {"dht-store", "--initial-peers", *addr, "big",
+                       "--value-file", value_file, "--set", big_values});
   EXPECT_EQ(rc, 0) << out;
-  std::tie(rc, out) =
-      run_colony(dir, {"dht-get", "--initial-peers", *addr, "big", "--json"});
+  std::tie(rc, out) = run_colony(dir, {"dht-get", "--initial-peers", *addr,
+                                       "big", "--json", "--set", big_values});
   EXPECT_EQ(rc, 0);
   EXPECT_TRUE(contains(out, "\"value\":\"" + big + "\"")) << out.size();
   // Standard input, through a shell pipe.

@@ -20,11 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-expert_group_config frozen(std::vector<std::string> uids, std::string cls,
-                           int64_t hidden) {
-  return expert_group(std::move(uids), std::move(cls), hidden, "none");
-}
-
 /// The swarm of these tests, with the layer and reference calls.
 struct moe_swarm : dht_expert_swarm {
   using dht_expert_swarm::dht_expert_swarm;
@@ -53,7 +48,7 @@ constexpr float nan_value = std::numeric_limits<float>::quiet_NaN();
 TEST(moe_layer, mask_outputs_and_gradients_match_per_expert_calls) {
   const int64_t d = 16;
   // expert.5 is missing.
-  moe_swarm s{{frozen(
+  moe_swarm s{{frozen_expert_group(
       {"expert.0", "expert.1", "expert.2", "expert.3", "expert.4"}, "ffn", d)}};
   ASSERT_TRUE(s.ok());
   auto moe = s.layer(moe::RemoteMixtureOfExpertsOptions(d, {6}, "expert.")
@@ -149,7 +144,7 @@ TEST(moe_layer, beam_search_end_to_end_picks_the_best_declared_experts) {
   const int64_t d = 8;
   std::vector<std::string> declared{"ffn.0.0", "ffn.0.2", "ffn.1.1", "ffn.2.0",
                                     "ffn.2.2"};
-  moe_swarm s{{frozen(declared, "ffn", d)}};
+  moe_swarm s{{frozen_expert_group(declared, "ffn", d)}};
   ASSERT_TRUE(s.ok());
   auto moe = s.layer(moe::RemoteMixtureOfExpertsOptions(d, {3, 3}, "ffn.")
                          .k_best(3)
@@ -190,7 +185,7 @@ TEST(moe_layer, beam_search_end_to_end_picks_the_best_declared_experts) {
 
 TEST(moe_layer, failed_experts_are_passed_over_for_a_while) {
   const int64_t d = 8;
-  moe_swarm s{{frozen({"pick.0", "pick.1", "pick.2"}, "nop", d)}};
+  moe_swarm s{{frozen_expert_group({"pick.0", "pick.1", "pick.2"}, "nop", d)}};
   ASSERT_TRUE(s.ok());
   // pick.3 is declared at an address where nobody listens: it fails.
   dht::dht_client dht{s.client->system(), s.client->dht()};
@@ -266,7 +261,7 @@ TEST(moe_layer, failed_experts_are_passed_over_for_a_while) {
 
 TEST(moe_layer, slow_experts_time_out_into_zero_outputs_when_allowed) {
   const int64_t d = 8;
-  moe_swarm s{{frozen({"slow.0", "slow.1"}, "nop_delay", d)}};
+  moe_swarm s{{frozen_expert_group({"slow.0", "slow.1"}, "nop_delay", d)}};
   ASSERT_TRUE(s.ok());
   auto moe = s.layer(moe::RemoteMixtureOfExpertsOptions(d, {2}, "slow.")
                          .k_best(2)
@@ -299,7 +294,7 @@ TEST(moe_layer, slow_experts_time_out_into_zero_outputs_when_allowed) {
 
 TEST(moe_layer, detect_anomalies_refuses_nan_inputs) {
   const int64_t d = 8;
-  moe_swarm s{{frozen({"nop.0", "nop.1"}, "nop", d)}};
+  moe_swarm s{{frozen_expert_group({"nop.0", "nop.1"}, "nop", d)}};
   ASSERT_TRUE(s.ok());
   auto x = torch::randn({2, d});
   x[1][3] = nan_value;

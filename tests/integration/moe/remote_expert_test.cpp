@@ -14,11 +14,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-expert_group_config frozen(std::vector<std::string> uids, std::string cls,
-                           int64_t hidden) {
-  return expert_group(std::move(uids), std::move(cls), hidden, "none");
-}
-
 struct expert_swarm : local_expert_server {
   using local_expert_server::local_expert_server;
 
@@ -33,7 +28,7 @@ struct expert_swarm : local_expert_server {
 } // namespace
 
 TEST(remote_expert, output_shapes_and_row_slices) {
-  expert_swarm s{{frozen({"ffn.0"}, "ffn", 16)}};
+  expert_swarm s{{frozen_expert_group({"ffn.0"}, "ffn", 16)}};
   ASSERT_TRUE(s.ok());
   auto expert = s.expert("ffn.0");
   for (int64_t batch : {1, 3}) {
@@ -52,7 +47,8 @@ TEST(remote_expert, output_shapes_and_row_slices) {
 }
 
 TEST(remote_expert, gradients_flow_through_the_server) {
-  expert_swarm s{{frozen({"nop.0"}, "nop", 8), frozen({"ffn.0"}, "ffn", 8)}};
+  expert_swarm s{{frozen_expert_group({"nop.0"}, "nop", 8),
+                  frozen_expert_group({"ffn.0"}, "ffn", 8)}};
   ASSERT_TRUE(s.ok());
   // nop: y = x, so d(sum(y * w))/dx = w.
   auto x = torch::randn({4, 8}, torch::requires_grad());
@@ -80,7 +76,7 @@ TEST(remote_expert, gradients_flow_through_the_server) {
 }
 
 TEST(remote_expert, server_errors_become_exceptions_naming_the_problem) {
-  expert_swarm s{{frozen({"ffn.0"}, "ffn", 16)}};
+  expert_swarm s{{frozen_expert_group({"ffn.0"}, "ffn", 16)}};
   ASSERT_TRUE(s.ok());
   try {
     s.expert("ffn.0")->forward_one(torch::randn({2, 17}));
@@ -108,8 +104,8 @@ TEST(remote_expert, server_errors_become_exceptions_naming_the_problem) {
 TEST(remote_expert, concurrent_calls_with_k_min_deadline) {
   // The slow expert has a server (and device) of its own: on one device it
   // would hold up the fast experts' batches too.
-  expert_swarm s{{frozen({"nop.0", "nop.1"}, "nop", 8)}};
-  expert_swarm slow{{frozen({"slow.0"}, "nop_delay", 8)}};
+  expert_swarm s{{frozen_expert_group({"nop.0", "nop.1"}, "nop", 8)}};
+  expert_swarm slow{{frozen_expert_group({"slow.0"}, "nop_delay", 8)}};
   ASSERT_TRUE(s.ok() && slow.ok());
   auto x = torch::randn({2, 8});
   std::vector<moe::expert_call> calls;

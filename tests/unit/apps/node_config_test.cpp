@@ -353,18 +353,69 @@ TEST(node_config, security_keys_are_checked) {
                   "transport.max_connections_per_ip");
 }
 
+TEST(node_config, dht_storage_limits) {
+  auto defaults = must_parse("[dht]\nenabled = true\n");
+  EXPECT_EQ(defaults.dht.storage_maxsize, 100000u);
+  EXPECT_EQ(defaults.dht.max_storage_share, 0.1);
+  EXPECT_EQ(defaults.dht.stores_per_peer_per_minute, 12000u);
+  EXPECT_EQ(defaults.dht.max_expiration_horizon, std::chrono::hours(24));
+  EXPECT_EQ(defaults.dht.max_value_bytes, 8192u);
+  auto cfg = must_parse("[dht]\n"
+                        "storage_maxsize = 500\n"
+                        "max_storage_share = 0.25\n"
+                        "stores_per_peer_per_minute = 60\n"
+                        "max_expiration_horizon = 3600\n"
+                        "max_value_bytes = 65536\n");
+  EXPECT_EQ(cfg.dht.storage_maxsize, 500u);
+  EXPECT_EQ(cfg.dht.max_storage_share, 0.25);
+  EXPECT_EQ(cfg.dht.stores_per_peer_per_minute, 60u);
+  EXPECT_EQ(cfg.dht.max_expiration_horizon, std::chrono::hours(1));
+  EXPECT_EQ(cfg.dht.max_value_bytes, 65536u);
+  EXPECT_CONTAINS(error_of("[dht]\nmax_storage_share = 0\n"),
+                  "dht.max_storage_share: must be a fraction in (0, 1], got 0");
+  EXPECT_CONTAINS(error_of("[dht]\nmax_storage_share = 1.5\n"),
+                  "dht.max_storage_share: must be a fraction in (0, 1]");
+  EXPECT_CONTAINS(error_of("[dht]\nmax_storage_share = \"half\"\n"),
+                  "dht.max_storage_share: expected");
+  EXPECT_CONTAINS(error_of("[dht]\nmax_expiration_horizon = inf\n"),
+                  "dht.max_expiration_horizon");
+  EXPECT_CONTAINS(error_of("[dht]\nmax_expiration_horizon = -1\n"),
+                  "dht.max_expiration_horizon");
+  EXPECT_CONTAINS(error_of("[dht]\nmax_value_bytes = 0\n"),
+                  "dht.max_value_bytes");
+  EXPECT_CONTAINS(error_of("[dht]\nstores_per_peer_per_minute = -5\n"),
+                  "dht.stores_per_peer_per_minute");
+  auto unknown = error_of("[dht]\nmax_share = 0.5\n");
+  EXPECT_CONTAINS(unknown, "unknown key 'max_share' in [dht]");
+  EXPECT_CONTAINS(unknown, "max_expiration_horizon, max_storage_share, "
+                           "max_value_bytes");
+  EXPECT_CONTAINS(unknown, "storage_maxsize, stores_per_peer_per_minute");
+}
+
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 142u);
+  EXPECT_EQ(keys.size(), 146u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
-  for (auto key :
-       {"node.listen", "node.client_mode", "transport.peer_timeout",
-        "transport.max_frame_bytes", "experts.expert_pattern",
-        "experts.clip_grad_norm", "experts.drop_rate", "averagers.prefix",
-        "averagers.target_group_size", "averagers.averaging_alpha",
-        "averagers.floats", "averagers.perturb", "averagers.log_rounds",
-        "trainer.collaborative", "trainer.target_batch_size",
-        "trainer.max_epochs"})
+  for (auto key : {"node.listen",
+                   "node.client_mode",
+                   "transport.peer_timeout",
+                   "transport.max_frame_bytes",
+                   "experts.expert_pattern",
+                   "experts.clip_grad_norm",
+                   "experts.drop_rate",
+                   "averagers.prefix",
+                   "averagers.target_group_size",
+                   "averagers.averaging_alpha",
+                   "averagers.floats",
+                   "averagers.perturb",
+                   "averagers.log_rounds",
+                   "trainer.collaborative",
+                   "trainer.target_batch_size",
+                   "trainer.max_epochs",
+                   "dht.max_storage_share",
+                   "dht.stores_per_peer_per_minute",
+                   "dht.max_expiration_horizon",
+                   "dht.max_value_bytes"})
     EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
 }
 

@@ -292,3 +292,86 @@ TEST(dht_storage_test, infinite_expiration_is_kept) {
 
 } // namespace
 } // namespace colony::dht
+
+namespace colony::dht {
+namespace {
+
+TEST(dht_storage_test, counts_records_not_keys) {
+  dht_storage s{3};
+  ASSERT_TRUE(s.store_subkey(key("d"), "1", "v", t0 + 10, t0, "d", "p"));
+  ASSERT_TRUE(s.store_subkey(key("d"), "2", "v", t0 + 20, t0, "d", "p"));
+  ASSERT_TRUE(s.store_subkey(key("d"), "3", "v", t0 + 30, t0, "d", "p"));
+  EXPECT_EQ(s.size(t0), 1u);
+  EXPECT_EQ(s.record_count(t0), 3u);
+  // A fourth record evicts the earliest subkey; the dictionary now expires
+  // with its latest remaining one.
+  ASSERT_TRUE(s.store(key("k"), "v", t0 + 40, t0, "k", "q"));
+  auto d = s.get(key("d"), t0);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->subkeys.size(), 2u);
+  EXPECT_EQ(d->subkeys.count("1"), 0u);
+  // A plain value replacing the dictionary frees its records.
+  ASSERT_TRUE(s.store(key("d"), "plain", t0 + 50, t0, "d", "p"));
+  EXPECT_EQ(s.record_count(t0), 2u);
+  EXPECT_EQ(s.record_count_of("p", t0), 1u);
+  // Expired records leave the count.
+  EXPECT_EQ(s.record_count(t0 + 45), 1u);
+}
+
+TEST(dht_storage_test, a_peer_beyond_its_share_is_refused) {
+  dht_storage s{100, 0.1};
+  EXPECT_EQ(s.share_limit(), 10u);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(
+        s.store(key("p" + std::to_string(i)), "v", t0 + 60, t0, {}, "flood"));
+  auto r = s.store(key("p10"), "v", t0 + 60, t0, {}, "flood");
+  EXPECT_EQ(r.outcome, store_outcome::over_share);
+  EXPECT_STREQ(to_string(r.outcome), "over_share");
+  // Its own records it may still refresh, and others may still store.
+  EXPECT_TRUE(s.store(key("p3"), "w", t0 + 90, t0, {}, "flood"));
+  EXPECT_TRUE(s.store(key("other"), "v", t0 + 60, t0, {}, "honest"));
+  // Taking over another peer's record counts against the taker's share.
+  EXPECT_EQ(s.store(key("other"), "v", t0 + 99, t0, {}, "flood").outcome,
+            store_outcome::over_share);
+  // Once its records expire, it may store again.
+  EXPECT_TRUE(s.store(key("late"), "v", t0 + 200, t0 + 61, {}, "flood"));
+  // The node itself has no share.
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE(
+        s.store(key("own" + std::to_string(i)), "v", t0 + 300, t0 + 61));
+  // Unbounded storage has no shares either.
+  dht_storage unbounded{0, 0.1};
+  for (int i = 0; i < 50; ++i)
+    ASSERT_TRUE(
+        unbounded.store(key(std::to_string(i)), "v", t0 + 60, t0, {}, "p"));
+}
+
+TEST(dht_storage_test, when_full_the_biggest_holder_loses_its_earliest) {
+  // Ten peers at their share (2 of 20) fill the storage; the next store
+  // evicts from a peer holding the most, never from one holding less.
+  dht_storage s{20, 0.1};
+  for (int p = 0; p < 10; ++p)
+    for (int i = 0; i < 2; ++i)
+      ASSERT_TRUE(
+          s.store(key("k" + std::to_string(p) + "." + std::to_string(i)), "v",
+                  t0 + 100 + p * 10 + i, t0, {}, "peer" + std::to_string(p)));
+  ASSERT_EQ(s.record_count(t0), 20u);
+  ASSERT_TRUE(s.store(key("newcomer"), "v", t0 + 1, t0, {}, "new"));
+  EXPECT_EQ(s.record_count(t0), 20u);
+  // The newcomer (1 record) kept its record although it expires first.
+  EXPECT_TRUE(s.get(key("newcomer"), t0));
+  // The victim was the earliest-expiring record of one of the peers
+  // holding 2: every peer but one still holds both of its records.
+  size_t peers_with_two = 0;
+  for (int p = 0; p < 10; ++p)
+    peers_with_two += s.record_count_of("peer" + std::to_string(p), t0) == 2;
+  EXPECT_EQ(peers_with_two, 9u);
+  // A store that would itself be the victim is refused as no_room.
+  dht_storage one{1};
+  ASSERT_TRUE(one.store(key("a"), "v", t0 + 50, t0));
+  EXPECT_EQ(one.store(key("b"), "v", t0 + 10, t0).outcome,
+            store_outcome::no_room);
+}
+
+} // namespace
+} // namespace colony::dht
