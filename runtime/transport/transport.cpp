@@ -4,6 +4,7 @@
 #include "messages/error.hpp"
 #include "messages/wire.capnp.h"
 #include "runtime/access_token.hpp"
+#include "runtime/log_throttle.hpp"
 #include "runtime/peer_address.hpp"
 #include "runtime/ping_service.hpp"
 #include "runtime/transport/detail/connector.hpp"
@@ -12,6 +13,7 @@
 #include "runtime/transport/frame_reader.hpp"
 #include "runtime/transport/frame_writer.hpp"
 #include "runtime/transport/handshake.hpp"
+#include "runtime/transport/peer_quota.hpp"
 #include "runtime/transport/sealed_stream.hpp"
 #include "runtime/transport/transport_atoms.hpp"
 
@@ -25,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -52,6 +55,9 @@ constexpr capnp::uint frame_first_segment_words = 64;
 constexpr std::string_view idle_reason = "idle";
 /// Heartbeat/timeout checks run this often at most.
 constexpr std::chrono::milliseconds min_tick{20};
+/// Calls refused by the per-peer quota are logged at most this often per
+/// peer, each line with how many it stands for.
+constexpr std::chrono::seconds refusal_log_interval{5};
 
 wire::ErrorCode to_wire(const caf::error& err) {
   if (err.category() == colony_error_category) {
@@ -77,6 +83,7 @@ struct assembly {
   size_t total = 0;
   std::string service;     // requests only
   uint32_t timeout_ms = 0; // requests only
+  bool counted = false;    // requests only: admitted by the peer quota
 };
 
 struct connection {
@@ -86,6 +93,8 @@ struct connection {
   std::string remote_host;
   std::unique_ptr<handshake> hs;
   bool established = false;
+  /// The peer's id as text once established: its key in the peer quota.
+  std::string peer_key;
   frame_reader reader;
   /// Set once the stream is sealed: ours after our Proof is written,
   /// theirs after their Proof is read.
@@ -163,6 +172,11 @@ struct transport_state {
   /// line about them, and when that line was written.
   size_t refused_connections = 0;
   std::optional<clock_type::time_point> refusals_logged;
+  /// Calls and request bytes each peer has this node work on.
+  peer_quota quota{0, 0};
+  /// Calls refused by the quota: counted, logged at most once per
+  /// interval per peer.
+  log_throttle refusal_log{refusal_log_interval};
   /// Fault injection (fault_settings.hpp), off unless switched on.
   fault_layer faults;
   /// Messages the fault layer delays, by the time they may be written
@@ -441,6 +455,7 @@ class transport_impl {
   void on_established(connection& c) {
     c.established = true;
     auto& id = c.hs->remote();
+    c.peer_key = id.to_string();
     if (st().by_peer.count(id) == 0)
       st().by_peer.emplace(id, c.hdl);
     if (!c.outbound && c.hs->remote_listen_port() != 0) {
@@ -485,6 +500,9 @@ class transport_impl {
           }
       }
     }
+    for (auto& [id, a] : c.requests_in)
+      if (a.counted)
+        st().quota.release(c.peer_key, a.total);
     auto err = make_error(errc::disconnected,
                           "connection to " + c.who() + " lost: " + reason);
     for (auto id : c.waiting_calls)
@@ -684,17 +702,26 @@ class transport_impl {
     case wire::Frame::REQUEST: {
       auto req = root.getRequest();
       auto id = req.getCallId();
+      auto total = req.getTotalBytes();
       caf::error err;
       assembly meta;
       meta.service = req.getService();
       meta.timeout_ms = req.getTimeoutMs();
-      auto body = begin_body(c, c.requests_in, id, req.getTotalBytes(), frame,
-                             req.getBody(), meta, err);
+      // The quota comes first: a peer over its share costs no assembly,
+      // no decoding and no service's time, only this answer.
+      if (meta.service != "ping" && !admit_call(c, id, total))
+        return;
+      meta.counted = meta.service != "ping";
+      auto body = begin_body(c, c.requests_in, id, total, frame, req.getBody(),
+                             meta, err);
       if (err) {
+        if (meta.counted)
+          st().quota.release(c.peer_key, total);
         log().warn("refused call {} from {}: {}", id, c.who(), describe(err));
         send_error(c, id, err);
       } else if (body) {
-        serve(c, id, meta.service, meta.timeout_ms, std::move(*body));
+        serve(c, id, meta.service, meta.timeout_ms, std::move(*body),
+              meta.counted ? std::optional<size_t>{total} : std::nullopt);
       }
       return;
     }
@@ -723,6 +750,8 @@ class transport_impl {
       auto data = part.getData();
       if (a.bytes.size() + data.size() > a.total) {
         c.assembling_bytes -= a.total;
+        if (a.counted)
+          st().quota.release(c.peer_key, a.total);
         in.erase(i);
         auto err = make_error(errc::malformed, "parts exceed the total size");
         if (part.getIsResponse())
@@ -741,7 +770,8 @@ class transport_impl {
       if (part.getIsResponse())
         finish(id, std::move(body));
       else
-        serve(c, id, done.service, done.timeout_ms, std::move(body));
+        serve(c, id, done.service, done.timeout_ms, std::move(body),
+              done.counted ? std::optional<size_t>{done.total} : std::nullopt);
       return;
     }
     case wire::Frame::ERROR: {
@@ -762,6 +792,8 @@ class transport_impl {
       auto i = c.requests_in.find(id);
       if (i != c.requests_in.end()) {
         c.assembling_bytes -= i->second.total;
+        if (i->second.counted)
+          st().quota.release(c.peer_key, i->second.total);
         c.requests_in.erase(i);
       }
       return;
@@ -810,9 +842,38 @@ class transport_impl {
     return best;
   }
 
+  /// Counts call `id` of `total` request bytes against its peer's quota,
+  /// or answers it `overloaded` at once (logged at most once per interval
+  /// per peer). Returns whether it was admitted.
+  bool admit_call(connection& c, uint64_t id, uint64_t total) {
+    auto bytes = static_cast<size_t>(
+        std::min<uint64_t>(total, std::numeric_limits<size_t>::max()));
+    auto verdict = st().quota.admit(c.peer_key, bytes);
+    if (verdict == peer_quota::verdict::admitted)
+      return true;
+    auto reason = st().quota.explain(verdict, c.peer_key, bytes);
+    send_error(c, id, make_error(errc::overloaded, reason));
+    if (auto n = st().refusal_log.note(c.peer_key, clock_type::now()))
+      log().warn("refused {} call(s) from {} since the last such line: {}", *n,
+                 c.who(), reason);
+    return false;
+  }
+
+  /// Dispatches call `id` to its service; `counted`: the request bytes the
+  /// peer quota holds for it until the service answers (none for calls the
+  /// quota does not count).
   void serve(connection& c, uint64_t id, const std::string& service,
-             uint32_t timeout_ms, envelope body) {
+             uint32_t timeout_ms, envelope body,
+             std::optional<size_t> counted) {
+    // The quota is held until the service answers, whether or not the
+    // caller still waits: what a peer's calls cost the node is bounded,
+    // not only what it waits for.
+    auto release = [this, peer = c.peer_key, counted] {
+      if (counted)
+        st().quota.release(peer, *counted);
+    };
     if (service == "ping") {
+      release();
       auto reply = answer_ping(body, st().cfg.me->peer_id().to_string());
       if (reply) {
         enqueue(c, outbound_message{true, id, {}, 0, std::move(*reply), 0});
@@ -823,6 +884,7 @@ class transport_impl {
     }
     auto handler = lookup_service(service);
     if (!handler) {
+      release();
       auto err = make_error(errc::unknown_service,
                             "no service '" + service + "' on this node");
       log().info("call {} from {}: {}", id, c.who(), describe(err));
@@ -840,15 +902,17 @@ class transport_impl {
     arm_timer();
     self_
         ->request(handler, caf::infinite, serve_atom::value, service,
-                  c.hs->remote().to_string(), std::move(body))
+                  c.peer_key, std::move(body))
         .then(
-            [this, hdl, id](envelope& reply) {
+            [this, hdl, id, release](envelope& reply) {
+              release();
               if (!finish_serving(hdl, id))
                 return; // caller left, cancelled or timed out
               enqueue(*find(hdl),
                       outbound_message{true, id, {}, 0, std::move(reply), 0});
             },
-            [this, hdl, id, service](caf::error& err) {
+            [this, hdl, id, service, release](caf::error& err) {
+              release();
               if (!finish_serving(hdl, id))
                 return;
               auto* c = find(hdl);
@@ -1131,6 +1195,7 @@ class transport_impl {
 
   void on_tick() {
     auto now = clock_type::now();
+    st().refusal_log.forget_idle(now, 12 * refusal_log_interval);
     std::vector<std::pair<connection_handle, std::string>> doomed;
     std::vector<connection_handle> idle;
     for (auto& [hdl, c] : st().conns) {
@@ -1269,6 +1334,9 @@ class transport_impl {
 caf::behavior transport_main(transport_actor_type* self, transport_config cfg,
                              caf::io::doorman_ptr door, std::string address) {
   self->state.cfg = std::move(cfg);
+  self->state.quota =
+      peer_quota{self->state.cfg.options.max_calls_per_peer,
+                 self->state.cfg.options.max_request_bytes_per_peer};
   if (!self->state.cfg.access_token_path.empty())
     self->state.token_file.emplace(self->state.cfg.access_token_path);
   self->state.address = std::move(address);
