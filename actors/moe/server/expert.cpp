@@ -69,11 +69,13 @@ std::string method_of(const std::string& service) {
   return slash == std::string::npos ? std::string{} : service.substr(slash + 1);
 }
 
-/// Sends `inputs` through `pool`; the device encodes the outcome and
-/// answers `rp` from its own thread (see gpu::request_completion).
+/// Sends `inputs` of caller `peer` through `pool`; the device encodes the
+/// outcome and answers `rp` from its own thread (see
+/// gpu::request_completion).
 void run_through_pool(expert_actor* self, const caf::actor& pool,
                       std::vector<at::Tensor> inputs,
-                      const caf::response_promise& rp) {
+                      const caf::response_promise& rp,
+                      const std::string& peer) {
   auto codec = self->state.config.compression;
   auto poison = self->state.poison;
   gpu::request_completion done =
@@ -92,7 +94,8 @@ void run_through_pool(expert_actor* self, const caf::actor& pool,
           gpu::reply_from_any_thread(
               rp, caf::make_message(std::move(reply.error())));
       };
-  self->send(pool, submit_atom::value, std::move(inputs), std::move(done));
+  self->send(pool, submit_atom::value, std::move(inputs), std::move(done),
+             peer);
 }
 
 /// Fails the oldest held dropped request, whose caller gave up long ago.
@@ -148,7 +151,7 @@ caf::result<envelope> drop_request(expert_actor* self,
 }
 
 caf::result<envelope> serve(expert_actor* self, const std::string& service,
-                            const envelope& body) {
+                            const std::string& peer, const envelope& body) {
   auto& st = self->state;
   auto method = method_of(service);
   const auto& schema = st.description.schema;
@@ -195,7 +198,7 @@ caf::result<envelope> serve(expert_actor* self, const std::string& service,
     return make_error(errc::bad_shape, "a call needs at least one row");
   auto rp = self->make_response_promise();
   const auto& pool = method == "forward" ? st.forward_pool : st.backward_pool;
-  run_through_pool(self, pool, std::move(*tensors), rp);
+  run_through_pool(self, pool, std::move(*tensors), rp, peer);
   return rp;
 }
 
@@ -270,9 +273,9 @@ caf::behavior expert_main(expert_actor* self, expert_actor_config config) {
     self->delayed_send(self, st.config.checkpoint_period,
                        checkpoint_tick_atom::value);
   return {
-      [self](serve_atom, const std::string& service, const std::string&,
+      [self](serve_atom, const std::string& service, const std::string& peer,
              const envelope& body) -> caf::result<envelope> {
-        return serve(self, service, body);
+        return serve(self, service, peer, body);
       },
       [self](save_checkpoint_atom) {
         auto rp = self->make_response_promise();
