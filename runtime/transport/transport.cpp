@@ -58,6 +58,12 @@ constexpr std::chrono::milliseconds min_tick{20};
 /// Calls refused by the per-peer quota are logged at most this often per
 /// peer, each line with how many it stands for.
 constexpr std::chrono::seconds refusal_log_interval{5};
+/// A connection whose peer was refused by the quota is not read until one
+/// of the peer's calls is answered, or this long at most (so that a service
+/// awaiting a reply on that connection is never stuck behind the pause).
+constexpr std::chrono::milliseconds max_read_pause{200};
+/// Delay of the second resume of a paused connection (see resume_reads).
+constexpr std::chrono::milliseconds resume_again_after{2};
 
 wire::ErrorCode to_wire(const caf::error& err) {
   if (err.category() == colony_error_category) {
@@ -95,6 +101,11 @@ struct connection {
   bool established = false;
   /// The peer's id as text once established: its key in the peer quota.
   std::string peer_key;
+  /// Since when reads are paused because the peer is over its quota.
+  std::optional<clock_type::time_point> reads_paused;
+  /// CAF stopped reading the socket (the pause took effect) and no data
+  /// arrived since: a resume must reach CAF.
+  bool caf_passive = false;
   frame_reader reader;
   /// Set once the stream is sealed: ours after our Proof is written,
   /// theirs after their Proof is read.
@@ -177,6 +188,12 @@ struct transport_state {
   /// Calls refused by the quota: counted, logged at most once per
   /// interval per peer.
   log_throttle refusal_log{refusal_log_interval};
+  /// Connections not read while their peer is over its quota, by peer.
+  std::unordered_map<std::string, std::vector<connection_handle>> paused;
+  /// Connections resumed, to be resumed once more when the resume_reads
+  /// timer fires (see resume_reads); whether that timer is pending.
+  std::vector<connection_handle> resumed;
+  bool resume_timer = false;
   /// Fault injection (fault_settings.hpp), off unless switched on.
   fault_layer faults;
   /// Messages the fault layer delays, by the time they may be written
@@ -527,6 +544,7 @@ class transport_impl {
     if (!c)
       return;
     c->last_received = clock_type::now();
+    c->caf_passive = false;
     // Reads are exact: a frame's header, then its segments straight into
     // the buffer the frame keeps (no copy out of CAF's read buffer).
     if (c->opener) {
@@ -853,10 +871,53 @@ class transport_impl {
       return true;
     auto reason = st().quota.explain(verdict, c.peer_key, bytes);
     send_error(c, id, make_error(errc::overloaded, reason));
+    // Its further requests wait in the socket, costing this node nothing,
+    // until one of its calls is answered: a peer that sends regardless of
+    // refusals cannot make the node spend its time refusing.
+    if (!c.reads_paused) {
+      c.reads_paused = clock_type::now();
+      st().paused[c.peer_key].push_back(c.hdl);
+      // One more read, then CAF stops reading at a read boundary (its
+      // buffer empty). `halt` would stop mid-read and drop the bytes
+      // collected so far, breaking the stream.
+      self_->trigger(c.hdl, 1);
+    }
     if (auto n = st().refusal_log.note(c.peer_key, clock_type::now()))
       log().warn("refused {} call(s) from {} since the last such line: {}", *n,
                  c.who(), reason);
     return false;
+  }
+
+  /// Reads again from `peer`'s connections paused by a refusal.
+  void resume_reads(const std::string& peer) {
+    auto i = st().paused.find(peer);
+    if (i == st().paused.end())
+      return;
+    auto hdls = std::move(i->second);
+    st().paused.erase(i);
+    for (auto hdl : hdls)
+      if (auto* c = find(hdl); c && c->reads_paused) {
+        c->reads_paused.reset();
+        self_->trigger(hdl);
+        st().resumed.push_back(hdl);
+      }
+    // CAF applies a pause (its removal of the socket from the loop) later
+    // in its loop; a resume before that is lost. Resuming again a moment
+    // later, when the pause has been applied, cannot be.
+    if (!st().resumed.empty() && !st().resume_timer) {
+      st().resume_timer = true;
+      self_->delayed_send(self_, resume_again_after, resume_reads_atom::value);
+    }
+  }
+
+  /// The second resume of the connections resumed since the timer was set.
+  void resume_again() {
+    st().resume_timer = false;
+    auto hdls = std::move(st().resumed);
+    st().resumed.clear();
+    for (auto hdl : hdls)
+      if (auto* c = find(hdl); c && !c->reads_paused)
+        self_->trigger(hdl);
   }
 
   /// Dispatches call `id` to its service; `counted`: the request bytes the
@@ -869,8 +930,10 @@ class transport_impl {
     // caller still waits: what a peer's calls cost the node is bounded,
     // not only what it waits for.
     auto release = [this, peer = c.peer_key, counted] {
-      if (counted)
+      if (counted) {
         st().quota.release(peer, *counted);
+        resume_reads(peer);
+      }
     };
     if (service == "ping") {
       release();
@@ -1196,6 +1259,20 @@ class transport_impl {
   void on_tick() {
     auto now = clock_type::now();
     st().refusal_log.forget_idle(now, 12 * refusal_log_interval);
+    std::vector<std::string> overdue;
+    for (auto& [peer, hdls] : st().paused)
+      for (auto hdl : hdls)
+        if (auto* c = find(hdl);
+            !c || !c->reads_paused || now - *c->reads_paused > max_read_pause) {
+          overdue.push_back(peer); // also forgets closed connections
+          break;
+        }
+    for (auto& peer : overdue)
+      resume_reads(peer);
+    // A resume CAF may have missed (see resume_reads) is repeated here.
+    for (auto& [hdl, c] : st().conns)
+      if (c->caf_passive && !c->reads_paused)
+        self_->trigger(hdl);
     std::vector<std::pair<connection_handle, std::string>> doomed;
     std::vector<connection_handle> idle;
     for (auto& [hdl, c] : st().conns) {
@@ -1210,7 +1287,7 @@ class transport_impl {
         continue;
       }
       auto silent = now - c->last_received;
-      if (silent > opts().peer_timeout) {
+      if (silent > opts().peer_timeout && !c->reads_paused) {
         doomed.emplace_back(
             hdl, "silent for " +
                      std::to_string(
@@ -1269,6 +1346,18 @@ class transport_impl {
             pump(*c);
           }
         },
+        [this](const caf::io::connection_passivated_msg& msg) {
+          // The pause of a peer over its quota took effect. Resumed in the
+          // meantime: reading goes on (CAF checks again after this).
+          auto* c = find(msg.handle);
+          if (!c)
+            return;
+          if (c->reads_paused)
+            c->caf_passive = true;
+          else
+            self_->trigger(msg.handle);
+        },
+        [this](resume_reads_atom) { resume_again(); },
         [this](const caf::io::connection_closed_msg& msg) {
           drop(msg.handle, "closed by peer", false);
         },
