@@ -976,6 +976,11 @@ class transport_impl {
             },
             [this, hdl, id, service, release](caf::error& err) {
               release();
+              // Dropped (fault injection): the caller waits until its
+              // deadline, which answers it `timeout`.
+              if (is_error(err, errc::cancelled) &&
+                  error_reason(err) == dropped_call_reason)
+                return;
               if (!finish_serving(hdl, id))
                 return;
               auto* c = find(hdl);
