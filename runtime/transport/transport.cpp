@@ -62,6 +62,14 @@ constexpr std::chrono::seconds refusal_log_interval{5};
 /// of the peer's calls is answered, or this long at most (so that a service
 /// awaiting a reply on that connection is never stuck behind the pause).
 constexpr std::chrono::milliseconds max_read_pause{200};
+/// Whether calls of `service` count against the per-peer quota. Not
+/// `ping` (answered at once here) nor `dht` (answered at once from memory;
+/// a server declaring many experts sends hundreds of stores to one DHT
+/// peer at once, which a quota of 64 would refuse).
+bool counted_by_quota(const std::string& service) {
+  return service != "ping" && service != "dht";
+}
+
 /// Delay of the second resume of a paused connection (see resume_reads).
 constexpr std::chrono::milliseconds resume_again_after{2};
 
@@ -727,9 +735,9 @@ class transport_impl {
       meta.timeout_ms = req.getTimeoutMs();
       // The quota comes first: a peer over its share costs no assembly,
       // no decoding and no service's time, only this answer.
-      if (meta.service != "ping" && !admit_call(c, id, total))
+      meta.counted = counted_by_quota(meta.service);
+      if (meta.counted && !admit_call(c, id, total))
         return;
-      meta.counted = meta.service != "ping";
       auto body = begin_body(c, c.requests_in, id, total, frame, req.getBody(),
                              meta, err);
       if (err) {
