@@ -5,8 +5,10 @@
 
 namespace colony {
 
-uint64_t resident_set_bytes() noexcept {
-  auto* f = std::fopen("/proc/self/statm", "r");
+namespace {
+
+uint64_t resident_set_bytes_of(const char* statm) noexcept {
+  auto* f = std::fopen(statm, "r");
   if (f == nullptr)
     return 0;
   unsigned long long total_pages = 0;
@@ -17,6 +19,36 @@ uint64_t resident_set_bytes() noexcept {
     return 0;
   auto page = ::sysconf(_SC_PAGESIZE);
   return resident_pages * static_cast<uint64_t>(page > 0 ? page : 4096);
+}
+
+} // namespace
+
+uint64_t resident_set_bytes() noexcept {
+  return resident_set_bytes_of("/proc/self/statm");
+}
+
+uint64_t resident_set_bytes(pid_t pid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/statm", static_cast<int>(pid));
+  return resident_set_bytes_of(path);
+}
+
+uint64_t peak_resident_set_bytes(pid_t pid) noexcept {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/status", static_cast<int>(pid));
+  auto* f = std::fopen(path, "r");
+  if (f == nullptr)
+    return 0;
+  char line[256];
+  unsigned long long kib = 0;
+  bool found = false;
+  while (std::fgets(line, sizeof(line), f) != nullptr)
+    if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) {
+      found = true;
+      break;
+    }
+  std::fclose(f);
+  return found ? kib * 1024 : 0;
 }
 
 } // namespace colony

@@ -68,6 +68,9 @@ void add_bench_transport_command(CLI::App& bench);
 /// `colony bench throughput [--experts E] [--clients C] [--batch-sizes ...]`
 void add_bench_throughput_command(CLI::App& bench);
 
+/// `colony bench flood [--concurrency N] [--seconds S] [--json]`
+void add_bench_flood_command(CLI::App& bench);
+
 /// `colony bench compression [--numel N] [--repeats R] [--json]`
 void add_bench_compression_command(CLI::App& bench);
 

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   colony::apps::add_bench_dht_command(*bench);
   colony::apps::add_bench_compression_command(*bench);
   colony::apps::add_bench_throughput_command(*bench);
+  colony::apps::add_bench_flood_command(*bench);
   colony::apps::add_bench_convergence_command(*bench);
   colony::apps::add_bench_collaborative_command(*bench);
   colony::apps::add_bench_allreduce_command(*bench);

@@ -64,6 +64,12 @@ const std::vector<config_flag> server_flags = {
     {"--identity-path", "node.identity_path",
      "file keeping the node's identity"},
     {"--listen", "node.listen", "HOST:PORT to accept connections on"},
+    {"--max-calls-per-peer", "transport.max_calls_per_peer",
+     "calls one peer may have the server work on at once; more are answered "
+     "busy (default 64, 0: no bound)"},
+    {"--max-request-bytes-per-peer", "transport.max_request_bytes_per_peer",
+     "request bytes one peer may have the server work on at once (default "
+     "134217728, 0: no bound)"},
 };
 
 struct server_args {

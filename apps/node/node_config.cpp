@@ -1101,6 +1101,16 @@ config_schema make_node_schema() {
         count_key([](node_config& c)
                       -> size_t& { return c.transport.max_connections_per_ip; },
                   0, 1 << 20));
+  s.add("transport", "max_calls_per_peer",
+        count_key([](node_config& c)
+                      -> size_t& { return c.transport.max_calls_per_peer; },
+                  0, 1 << 20));
+  s.add("transport", "max_request_bytes_per_peer",
+        count_key(
+            [](node_config& c) -> size_t& {
+              return c.transport.max_request_bytes_per_peer;
+            },
+            0, int64_t{1} << 40));
   s.add("transport", "default_call_timeout",
         seconds_key([](node_config& c) -> milliseconds& {
           return c.transport.default_call_timeout;

@@ -4,6 +4,7 @@
 #include "messages/error.hpp"
 #include "messages/wire.capnp.h"
 #include "runtime/access_token.hpp"
+#include "runtime/log_throttle.hpp"
 #include "runtime/peer_address.hpp"
 #include "runtime/ping_service.hpp"
 #include "runtime/transport/detail/connector.hpp"
@@ -12,6 +13,7 @@
 #include "runtime/transport/frame_reader.hpp"
 #include "runtime/transport/frame_writer.hpp"
 #include "runtime/transport/handshake.hpp"
+#include "runtime/transport/peer_quota.hpp"
 #include "runtime/transport/sealed_stream.hpp"
 #include "runtime/transport/transport_atoms.hpp"
 
@@ -25,6 +27,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <set>
 #include <thread>
@@ -52,6 +55,23 @@ constexpr capnp::uint frame_first_segment_words = 64;
 constexpr std::string_view idle_reason = "idle";
 /// Heartbeat/timeout checks run this often at most.
 constexpr std::chrono::milliseconds min_tick{20};
+/// Calls refused by the per-peer quota are logged at most this often per
+/// peer, each line with how many it stands for.
+constexpr std::chrono::seconds refusal_log_interval{5};
+/// A connection whose peer was refused by the quota is not read until one
+/// of the peer's calls is answered, or this long at most (so that a service
+/// awaiting a reply on that connection is never stuck behind the pause).
+constexpr std::chrono::milliseconds max_read_pause{200};
+/// Whether calls of `service` count against the per-peer quota. Not
+/// `ping` (answered at once here) nor `dht` (answered at once from memory;
+/// a server declaring many experts sends hundreds of stores to one DHT
+/// peer at once, which a quota of 64 would refuse).
+bool counted_by_quota(const std::string& service) {
+  return service != "ping" && service != "dht";
+}
+
+/// Delay of the second resume of a paused connection (see resume_reads).
+constexpr std::chrono::milliseconds resume_again_after{2};
 
 wire::ErrorCode to_wire(const caf::error& err) {
   if (err.category() == colony_error_category) {
@@ -77,6 +97,7 @@ struct assembly {
   size_t total = 0;
   std::string service;     // requests only
   uint32_t timeout_ms = 0; // requests only
+  bool counted = false;    // requests only: admitted by the peer quota
 };
 
 struct connection {
@@ -86,6 +107,13 @@ struct connection {
   std::string remote_host;
   std::unique_ptr<handshake> hs;
   bool established = false;
+  /// The peer's id as text once established: its key in the peer quota.
+  std::string peer_key;
+  /// Since when reads are paused because the peer is over its quota.
+  std::optional<clock_type::time_point> reads_paused;
+  /// CAF stopped reading the socket (the pause took effect) and no data
+  /// arrived since: a resume must reach CAF.
+  bool caf_passive = false;
   frame_reader reader;
   /// Set once the stream is sealed: ours after our Proof is written,
   /// theirs after their Proof is read.
@@ -164,6 +192,17 @@ struct transport_state {
   /// line about them, and when that line was written.
   size_t refused_connections = 0;
   std::optional<clock_type::time_point> refusals_logged;
+  /// Calls and request bytes each peer has this node work on.
+  peer_quota quota{0, 0};
+  /// Calls refused by the quota: counted, logged at most once per
+  /// interval per peer.
+  log_throttle refusal_log{refusal_log_interval};
+  /// Connections not read while their peer is over its quota, by peer.
+  std::unordered_map<std::string, std::vector<connection_handle>> paused;
+  /// Connections resumed, to be resumed once more when the resume_reads
+  /// timer fires (see resume_reads); whether that timer is pending.
+  std::vector<connection_handle> resumed;
+  bool resume_timer = false;
   /// Fault injection (fault_settings.hpp), off unless switched on.
   fault_layer faults;
   /// Messages the fault layer delays, by the time they may be written
@@ -449,6 +488,7 @@ class transport_impl {
     c.established = true;
     c.reader.set_max_frame_bytes(opts().max_frame_bytes);
     auto& id = c.hs->remote();
+    c.peer_key = id.to_string();
     if (st().by_peer.count(id) == 0)
       st().by_peer.emplace(id, c.hdl);
     if (!c.outbound && c.hs->remote_listen_port() != 0) {
@@ -493,6 +533,9 @@ class transport_impl {
           }
       }
     }
+    for (auto& [id, a] : c.requests_in)
+      if (a.counted)
+        st().quota.release(c.peer_key, a.total);
     auto err = make_error(errc::disconnected,
                           "connection to " + c.who() + " lost: " + reason);
     for (auto id : c.waiting_calls)
@@ -517,6 +560,7 @@ class transport_impl {
     if (!c)
       return;
     c->last_received = clock_type::now();
+    c->caf_passive = false;
     // Reads are exact: a frame's header, then its segments straight into
     // the buffer the frame keeps (no copy out of CAF's read buffer).
     if (c->opener) {
@@ -692,17 +736,26 @@ class transport_impl {
     case wire::Frame::REQUEST: {
       auto req = root.getRequest();
       auto id = req.getCallId();
+      auto total = req.getTotalBytes();
       caf::error err;
       assembly meta;
       meta.service = req.getService();
       meta.timeout_ms = req.getTimeoutMs();
-      auto body = begin_body(c, c.requests_in, id, req.getTotalBytes(), frame,
-                             req.getBody(), meta, err);
+      // The quota comes first: a peer over its share costs no assembly,
+      // no decoding and no service's time, only this answer.
+      meta.counted = counted_by_quota(meta.service);
+      if (meta.counted && !admit_call(c, id, total))
+        return;
+      auto body = begin_body(c, c.requests_in, id, total, frame, req.getBody(),
+                             meta, err);
       if (err) {
+        if (meta.counted)
+          st().quota.release(c.peer_key, total);
         log().warn("refused call {} from {}: {}", id, c.who(), describe(err));
         send_error(c, id, err);
       } else if (body) {
-        serve(c, id, meta.service, meta.timeout_ms, std::move(*body));
+        serve(c, id, meta.service, meta.timeout_ms, std::move(*body),
+              meta.counted ? std::optional<size_t>{total} : std::nullopt);
       }
       return;
     }
@@ -731,6 +784,8 @@ class transport_impl {
       auto data = part.getData();
       if (a.bytes.size() + data.size() > a.total) {
         c.assembling_bytes -= a.total;
+        if (a.counted)
+          st().quota.release(c.peer_key, a.total);
         in.erase(i);
         auto err = make_error(errc::malformed, "parts exceed the total size");
         if (part.getIsResponse())
@@ -749,7 +804,8 @@ class transport_impl {
       if (part.getIsResponse())
         finish(id, std::move(body));
       else
-        serve(c, id, done.service, done.timeout_ms, std::move(body));
+        serve(c, id, done.service, done.timeout_ms, std::move(body),
+              done.counted ? std::optional<size_t>{done.total} : std::nullopt);
       return;
     }
     case wire::Frame::ERROR: {
@@ -770,6 +826,8 @@ class transport_impl {
       auto i = c.requests_in.find(id);
       if (i != c.requests_in.end()) {
         c.assembling_bytes -= i->second.total;
+        if (i->second.counted)
+          st().quota.release(c.peer_key, i->second.total);
         c.requests_in.erase(i);
       }
       return;
@@ -818,9 +876,83 @@ class transport_impl {
     return best;
   }
 
+  /// Counts call `id` of `total` request bytes against its peer's quota,
+  /// or answers it `overloaded` at once (logged at most once per interval
+  /// per peer). Returns whether it was admitted.
+  bool admit_call(connection& c, uint64_t id, uint64_t total) {
+    auto bytes = static_cast<size_t>(
+        std::min<uint64_t>(total, std::numeric_limits<size_t>::max()));
+    auto verdict = st().quota.admit(c.peer_key, bytes);
+    if (verdict == peer_quota::verdict::admitted)
+      return true;
+    auto reason = st().quota.explain(verdict, c.peer_key, bytes);
+    send_error(c, id, make_error(errc::overloaded, reason));
+    // Its further requests wait in the socket, costing this node nothing,
+    // until one of its calls is answered: a peer that sends regardless of
+    // refusals cannot make the node spend its time refusing.
+    if (!c.reads_paused) {
+      c.reads_paused = clock_type::now();
+      st().paused[c.peer_key].push_back(c.hdl);
+      // One more read, then CAF stops reading at a read boundary (its
+      // buffer empty). `halt` would stop mid-read and drop the bytes
+      // collected so far, breaking the stream.
+      self_->trigger(c.hdl, 1);
+    }
+    if (auto n = st().refusal_log.note(c.peer_key, clock_type::now()))
+      log().warn("refused {} call(s) from {} since the last such line: {}", *n,
+                 c.who(), reason);
+    return false;
+  }
+
+  /// Reads again from `peer`'s connections paused by a refusal.
+  void resume_reads(const std::string& peer) {
+    auto i = st().paused.find(peer);
+    if (i == st().paused.end())
+      return;
+    auto hdls = std::move(i->second);
+    st().paused.erase(i);
+    for (auto hdl : hdls)
+      if (auto* c = find(hdl); c && c->reads_paused) {
+        c->reads_paused.reset();
+        self_->trigger(hdl);
+        st().resumed.push_back(hdl);
+      }
+    // CAF applies a pause (its removal of the socket from the loop) later
+    // in its loop; a resume before that is lost. Resuming again a moment
+    // later, when the pause has been applied, cannot be.
+    if (!st().resumed.empty() && !st().resume_timer) {
+      st().resume_timer = true;
+      self_->delayed_send(self_, resume_again_after, resume_reads_atom::value);
+    }
+  }
+
+  /// The second resume of the connections resumed since the timer was set.
+  void resume_again() {
+    st().resume_timer = false;
+    auto hdls = std::move(st().resumed);
+    st().resumed.clear();
+    for (auto hdl : hdls)
+      if (auto* c = find(hdl); c && !c->reads_paused)
+        self_->trigger(hdl);
+  }
+
+  /// Dispatches call `id` to its service; `counted`: the request bytes the
+  /// peer quota holds for it until the service answers (none for calls the
+  /// quota does not count).
   void serve(connection& c, uint64_t id, const std::string& service,
-             uint32_t timeout_ms, envelope body) {
+             uint32_t timeout_ms, envelope body,
+             std::optional<size_t> counted) {
+    // The quota is held until the service answers, whether or not the
+    // caller still waits: what a peer's calls cost the node is bounded,
+    // not only what it waits for.
+    auto release = [this, peer = c.peer_key, counted] {
+      if (counted) {
+        st().quota.release(peer, *counted);
+        resume_reads(peer);
+      }
+    };
     if (service == "ping") {
+      release();
       auto reply = answer_ping(body, st().cfg.me->peer_id().to_string());
       if (reply) {
         enqueue(c, outbound_message{true, id, {}, 0, std::move(*reply), 0});
@@ -831,6 +963,7 @@ class transport_impl {
     }
     auto handler = lookup_service(service);
     if (!handler) {
+      release();
       auto err = make_error(errc::unknown_service,
                             "no service '" + service + "' on this node");
       log().info("call {} from {}: {}", id, c.who(), describe(err));
@@ -848,15 +981,22 @@ class transport_impl {
     arm_timer();
     self_
         ->request(handler, caf::infinite, serve_atom::value, service,
-                  c.hs->remote().to_string(), std::move(body))
+                  c.peer_key, std::move(body))
         .then(
-            [this, hdl, id](envelope& reply) {
+            [this, hdl, id, release](envelope& reply) {
+              release();
               if (!finish_serving(hdl, id))
                 return; // caller left, cancelled or timed out
               enqueue(*find(hdl),
                       outbound_message{true, id, {}, 0, std::move(reply), 0});
             },
-            [this, hdl, id, service](caf::error& err) {
+            [this, hdl, id, service, release](caf::error& err) {
+              release();
+              // Dropped (fault injection): the caller waits until its
+              // deadline, which answers it `timeout`.
+              if (is_error(err, errc::cancelled) &&
+                  error_reason(err) == dropped_call_reason)
+                return;
               if (!finish_serving(hdl, id))
                 return;
               auto* c = find(hdl);
@@ -1139,6 +1279,21 @@ class transport_impl {
 
   void on_tick() {
     auto now = clock_type::now();
+    st().refusal_log.forget_idle(now, 12 * refusal_log_interval);
+    std::vector<std::string> overdue;
+    for (auto& [peer, hdls] : st().paused)
+      for (auto hdl : hdls)
+        if (auto* c = find(hdl);
+            !c || !c->reads_paused || now - *c->reads_paused > max_read_pause) {
+          overdue.push_back(peer); // also forgets closed connections
+          break;
+        }
+    for (auto& peer : overdue)
+      resume_reads(peer);
+    // A resume CAF may have missed (see resume_reads) is repeated here.
+    for (auto& [hdl, c] : st().conns)
+      if (c->caf_passive && !c->reads_paused)
+        self_->trigger(hdl);
     std::vector<std::pair<connection_handle, std::string>> doomed;
     std::vector<connection_handle> idle;
     for (auto& [hdl, c] : st().conns) {
@@ -1153,7 +1308,7 @@ class transport_impl {
         continue;
       }
       auto silent = now - c->last_received;
-      if (silent > opts().peer_timeout) {
+      if (silent > opts().peer_timeout && !c->reads_paused) {
         doomed.emplace_back(
             hdl, "silent for " +
                      std::to_string(
@@ -1212,6 +1367,18 @@ class transport_impl {
             pump(*c);
           }
         },
+        [this](const caf::io::connection_passivated_msg& msg) {
+          // The pause of a peer over its quota took effect. Resumed in the
+          // meantime: reading goes on (CAF checks again after this).
+          auto* c = find(msg.handle);
+          if (!c)
+            return;
+          if (c->reads_paused)
+            c->caf_passive = true;
+          else
+            self_->trigger(msg.handle);
+        },
+        [this](resume_reads_atom) { resume_again(); },
         [this](const caf::io::connection_closed_msg& msg) {
           drop(msg.handle, "closed by peer", false);
         },
@@ -1277,6 +1444,9 @@ class transport_impl {
 caf::behavior transport_main(transport_actor_type* self, transport_config cfg,
                              caf::io::doorman_ptr door, std::string address) {
   self->state.cfg = std::move(cfg);
+  self->state.quota =
+      peer_quota{self->state.cfg.options.max_calls_per_peer,
+                 self->state.cfg.options.max_request_bytes_per_peer};
   if (!self->state.cfg.access_token_path.empty())
     self->state.token_file.emplace(self->state.cfg.access_token_path);
   self->state.address = std::move(address);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace spdlog {
 class logger;
@@ -42,6 +43,13 @@ struct transport_handle {
   /// "HOST:PORT" bound (empty in client mode).
   std::string address;
 };
+
+/// The reason of a `cancelled` error with which a service drops a call
+/// (fault injection): the transport forwards nothing, so the caller hears
+/// silence until its deadline, as if the request were lost, and the call no
+/// longer counts against its peer's quota.
+inline constexpr std::string_view dropped_call_reason =
+    "dropped unanswered (fault injection)";
 
 /// Spawns colony's transport: an `io::broker` that speaks colony's framed,
 /// authenticated wire with other nodes, dispatches incoming calls to the

@@ -38,6 +38,7 @@ using fault_counters_atom = caf::atom_constant<caf::atom("fault_cnt")>;
 using connected_atom = caf::atom_constant<caf::atom("connected")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using call_timeout_atom = caf::atom_constant<caf::atom("call_to")>;
+using resume_reads_atom = caf::atom_constant<caf::atom("resume_rd")>;
 using handshake_timeout_atom = caf::atom_constant<caf::atom("hs_to")>;
 
 } // namespace colony

@@ -48,6 +48,15 @@ struct transport_options {
   /// peer needs one; a host running a local swarm of hundreds of nodes
   /// needs one per node.
   size_t max_connections_per_ip = 1024;
+  /// Calls one peer may have this node work on at once (all services but
+  /// `ping`): a request beyond it is answered `overloaded` ("busy: ...")
+  /// at once, before its body is assembled or a service sees it, so a
+  /// flooding peer cannot take the node from others (0: no bound).
+  size_t max_calls_per_peer = 64;
+  /// Request bytes one peer may have this node work on at once, counted
+  /// from a request's first frame until its service answers; beyond it,
+  /// refused like `max_calls_per_peer` (bytes; 0: no bound).
+  size_t max_request_bytes_per_peer = 128u << 20;
 };
 
 } // namespace colony

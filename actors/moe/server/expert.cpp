@@ -4,13 +4,13 @@
 #include "actors/moe/server/moe_atoms.hpp"
 #include "gpu/device.hpp"
 #include "messages/error.hpp"
+#include "runtime/transport/transport.hpp"
 #include "runtime/transport/transport_atoms.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <deque>
 #include <optional>
 #include <random>
 
@@ -18,29 +18,10 @@ namespace colony::moe {
 
 namespace {
 
-// Fault injection (drop_rate) answers a dropped request never, so its
-// caller hears silence until its own deadline, as with a lost message. The
-// promise is held, not destroyed: the transport awaits every served call
-// without a CAF timeout (its own timer ends the caller's wait), so a promise
-// never delivered would keep a handler there for good. The oldest held
-// promise fails once it is `dropped_hold_time` old or `max_dropped_held`
-// are held; its caller gave up long before and the transport ignores the
-// late reply.
-
-/// How long a dropped request is held unanswered (seconds).
-constexpr std::chrono::seconds dropped_hold_time{60};
-/// Dropped requests held at most per expert.
-constexpr size_t max_dropped_held = 4096;
-
-/// Internal: fails the held requests that reached `dropped_hold_time`.
-using drop_expiry_atom = caf::atom_constant<caf::atom("drop_exp")>;
-
-/// A request dropped by fault injection, held unanswered.
-struct dropped_request {
-  caf::response_promise promise;
-  std::string method;
-  std::chrono::steady_clock::time_point since;
-};
+// Fault injection (drop_rate): a dropped request is answered at once with
+// the transport's `dropped_call_reason` marker, which the transport never
+// forwards: the caller hears silence until its own deadline, as with a lost
+// message, while nothing is held here and the peer's quota is freed.
 
 struct expert_state {
   static inline const char* name = "expert";
@@ -48,10 +29,6 @@ struct expert_state {
   std::minstd_rand drop_rng;
   /// Requests dropped since the start (for the log; not on the wire).
   uint64_t dropped_total = 0;
-  /// Dropped requests still held, oldest first.
-  std::deque<dropped_request> dropped;
-  /// Whether a drop_expiry_atom is on its way.
-  bool drop_expiry_armed = false;
   expert_description description;
   caf::actor forward_pool;
   caf::actor backward_pool;
@@ -69,11 +46,13 @@ std::string method_of(const std::string& service) {
   return slash == std::string::npos ? std::string{} : service.substr(slash + 1);
 }
 
-/// Sends `inputs` through `pool`; the device encodes the outcome and
-/// answers `rp` from its own thread (see gpu::request_completion).
+/// Sends `inputs` of caller `peer` through `pool`; the device encodes the
+/// outcome and answers `rp` from its own thread (see
+/// gpu::request_completion).
 void run_through_pool(expert_actor* self, const caf::actor& pool,
                       std::vector<at::Tensor> inputs,
-                      const caf::response_promise& rp) {
+                      const caf::response_promise& rp,
+                      const std::string& peer) {
   auto codec = self->state.config.compression;
   auto poison = self->state.poison;
   gpu::request_completion done =
@@ -92,63 +71,22 @@ void run_through_pool(expert_actor* self, const caf::actor& pool,
           gpu::reply_from_any_thread(
               rp, caf::make_message(std::move(reply.error())));
       };
-  self->send(pool, submit_atom::value, std::move(inputs), std::move(done));
+  self->send(pool, submit_atom::value, std::move(inputs), std::move(done),
+             peer);
 }
 
-/// Fails the oldest held dropped request, whose caller gave up long ago.
-void fail_oldest_dropped(expert_actor* self) {
-  auto& st = self->state;
-  auto& oldest = st.dropped.front();
-  oldest.promise.deliver(make_error(
-      errc::timeout, "expert " + st.description.uid + " dropped this " +
-                         oldest.method + " request (fault injection)"));
-  st.dropped.pop_front();
-}
-
-/// Sends a drop_expiry_atom for when the oldest held request expires.
-void arm_drop_expiry(expert_actor* self) {
-  auto& st = self->state;
-  if (st.drop_expiry_armed || st.dropped.empty())
-    return;
-  auto due = st.dropped.front().since + dropped_hold_time;
-  auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(
-      due - std::chrono::steady_clock::now());
-  // Rounds up, so the timer never fires before the request expired.
-  delay = std::max(delay + std::chrono::milliseconds(1),
-                   std::chrono::milliseconds(1));
-  st.drop_expiry_armed = true;
-  self->delayed_send(self, delay, drop_expiry_atom::value);
-}
-
-/// Fails the held requests that reached `dropped_hold_time`.
-void expire_dropped(expert_actor* self) {
-  auto& st = self->state;
-  st.drop_expiry_armed = false;
-  auto now = std::chrono::steady_clock::now();
-  while (!st.dropped.empty() &&
-         now - st.dropped.front().since >= dropped_hold_time)
-    fail_oldest_dropped(self);
-  arm_drop_expiry(self);
-}
-
-/// Leaves a request unanswered (fault injection) and holds its promise.
-caf::result<envelope> drop_request(expert_actor* self,
-                                   const std::string& method) {
+/// Drops a request (fault injection): its caller hears nothing.
+caf::error drop_request(expert_actor* self, const std::string& method) {
   auto& st = self->state;
   ++st.dropped_total;
   if (st.config.log)
     st.config.log->debug("expert {}: dropped a {} request ({} so far)",
                          st.description.uid, method, st.dropped_total);
-  if (st.dropped.size() >= max_dropped_held)
-    fail_oldest_dropped(self);
-  auto rp = self->make_response_promise();
-  st.dropped.push_back({rp, method, std::chrono::steady_clock::now()});
-  arm_drop_expiry(self);
-  return rp;
+  return make_error(errc::cancelled, std::string{dropped_call_reason});
 }
 
 caf::result<envelope> serve(expert_actor* self, const std::string& service,
-                            const envelope& body) {
+                            const std::string& peer, const envelope& body) {
   auto& st = self->state;
   auto method = method_of(service);
   const auto& schema = st.description.schema;
@@ -195,7 +133,7 @@ caf::result<envelope> serve(expert_actor* self, const std::string& service,
     return make_error(errc::bad_shape, "a call needs at least one row");
   auto rp = self->make_response_promise();
   const auto& pool = method == "forward" ? st.forward_pool : st.backward_pool;
-  run_through_pool(self, pool, std::move(*tensors), rp);
+  run_through_pool(self, pool, std::move(*tensors), rp, peer);
   return rp;
 }
 
@@ -270,9 +208,9 @@ caf::behavior expert_main(expert_actor* self, expert_actor_config config) {
     self->delayed_send(self, st.config.checkpoint_period,
                        checkpoint_tick_atom::value);
   return {
-      [self](serve_atom, const std::string& service, const std::string&,
+      [self](serve_atom, const std::string& service, const std::string& peer,
              const envelope& body) -> caf::result<envelope> {
-        return serve(self, service, body);
+        return serve(self, service, peer, body);
       },
       [self](save_checkpoint_atom) {
         auto rp = self->make_response_promise();
@@ -288,7 +226,6 @@ caf::behavior expert_main(expert_actor* self, expert_actor_config config) {
                            checkpoint_tick_atom::value);
         save_checkpoint(self, std::nullopt, false);
       },
-      [self](drop_expiry_atom) { expire_dropped(self); },
       [self](poison_atom, poison_mode mode) {
         auto& st = self->state;
         if (mode != st.poison && st.config.log)

@@ -49,9 +49,9 @@ struct expert_actor_config {
   std::chrono::milliseconds checkpoint_period{30000};
   /// Fault injection: the share (in [0, 1]) of forward and backward
   /// requests the expert silently drops, as if lost: a dropped request is
-  /// neither queued nor answered before its caller's deadline (it fails
-  /// with `timeout` after 60 s, or earlier once 4096 are held). `info` is
-  /// never dropped.
+  /// neither queued nor answered; its caller fails with `timeout` at its
+  /// deadline, and it holds nothing on the server (nor the caller's
+  /// per-peer quota). `info` is never dropped.
   double drop_rate = 0;
   /// Seed of the drop decisions (0: from std::random_device).
   uint64_t drop_seed = 0;

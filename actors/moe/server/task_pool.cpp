@@ -6,6 +6,7 @@
 #include <caf/all.hpp>
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -126,6 +127,11 @@ class pool_impl {
                gpu::request_completion& done) {
           submit(std::move(inputs), std::move(done));
         },
+        [this](submit_atom, std::vector<at::Tensor>& inputs,
+               gpu::request_completion& done, const std::string& peer) {
+          submit(std::move(inputs), std::move(done),
+                 std::hash<std::string>{}(peer));
+        },
         [this](gpu::take_batch_atom) {
           st().credit = false; // the device is busy with us
           return form_batch(clock_type::now());
@@ -151,8 +157,10 @@ class pool_impl {
   }
 
  private:
-  /// Queues a request whose outcome goes to `done`, or fails it at once.
-  void submit(std::vector<at::Tensor> inputs, gpu::request_completion done) {
+  /// Queues a request of `peer` whose outcome goes to `done`, or fails it
+  /// at once.
+  void submit(std::vector<at::Tensor> inputs, gpu::request_completion done,
+              uint64_t peer = 0) {
     ++st().stats.requests;
     done = once(std::move(done));
     auto rows = check(inputs);
@@ -163,7 +171,7 @@ class pool_impl {
     }
     auto now = clock_type::now();
     auto id = st().next_request++;
-    (void)st().queue->push(id, *rows, now); // check() ensured it fits
+    (void)st().queue->push(id, *rows, now, peer); // check() ensured it fits
     st().waiting.emplace(id,
                          waiting_request{std::move(inputs), std::move(done)});
     announce_if_ready(now);
@@ -232,7 +240,8 @@ class pool_impl {
     self_->delayed_send(self_, due - now, pool_timeout_atom::value);
   }
 
-  /// Forms a batch now: oldest requests first, up to max_batch_size rows.
+  /// Forms a batch now: requests round-robin over peers, each peer's oldest
+  /// first, up to max_batch_size rows.
   /// Afterwards the pool's turn stays open only if it is still ready.
   gpu::device_batch form_batch(clock_type::time_point now) {
     gpu::device_batch batch;

@@ -46,10 +46,11 @@ struct task_pool_stats {
 };
 
 /// Spawns a task pool feeding `device` (see gpu/device.hpp). It collects
-/// requests into batches of at most `max_batch_size` rows, oldest first,
-/// never splitting a request, and announces itself to the device once a
-/// batch is ready; the device takes the batch when it is its turn, so
-/// requests keep joining while the device is busy. Message interface:
+/// requests into batches of at most `max_batch_size` rows, round-robin over
+/// the callers and oldest first per caller, never splitting a request, and
+/// announces itself to the device once a batch is ready; the device takes the
+/// batch when it is its turn, so requests keep joining while the device is
+/// busy. Message interface:
 ///
 /// (submit_atom, std::vector<at::Tensor> inputs) -> std::vector<at::Tensor>
 /// outputs | caf::error
@@ -65,6 +66,13 @@ struct task_pool_stats {
 ///   The same request, answered by calling the completion (on the device
 ///   thread once the batch ran, or at once for the errors above): the
 ///   expert actor's replies leave from the device this way.
+///
+/// (submit_atom, std::vector<at::Tensor> inputs, gpu::request_completion,
+///  std::string peer)
+///   The same, from caller `peer`: batches take requests round-robin over
+///   peers (detail/batch_queue.hpp), so one peer's queued requests do not
+///   keep another's out of the next batch. Requests without a peer share
+///   one FIFO.
 ///
 /// (stats_atom) -> task_pool_stats
 ///

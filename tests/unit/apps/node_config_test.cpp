@@ -351,6 +351,10 @@ TEST(node_config, security_keys_are_checked) {
                   "transport.encryption: expected a boolean");
   EXPECT_CONTAINS(error_of("[transport]\nmax_connections_per_ip = -1\n"),
                   "transport.max_connections_per_ip");
+  EXPECT_CONTAINS(error_of("[transport]\nmax_calls_per_peer = -1\n"),
+                  "transport.max_calls_per_peer");
+  EXPECT_CONTAINS(error_of("[transport]\nmax_request_bytes_per_peer = \"x\"\n"),
+                  "transport.max_request_bytes_per_peer");
 }
 
 TEST(node_config, dht_storage_limits) {
@@ -394,12 +398,14 @@ TEST(node_config, dht_storage_limits) {
 
 TEST(node_config, lists_its_keys) {
   auto keys = node_config_keys();
-  EXPECT_EQ(keys.size(), 146u);
+  EXPECT_EQ(keys.size(), 148u);
   EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
   for (auto key : {"node.listen",
                    "node.client_mode",
                    "transport.peer_timeout",
                    "transport.max_frame_bytes",
+                   "transport.max_calls_per_peer",
+                   "transport.max_request_bytes_per_peer",
                    "experts.expert_pattern",
                    "experts.clip_grad_norm",
                    "experts.drop_rate",

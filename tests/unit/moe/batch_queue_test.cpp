@@ -125,3 +125,44 @@ TEST(batch_queue, take_all_empties_the_queue_in_order) {
   EXPECT_EQ(q.pending_rows(), 0u);
   EXPECT_FALSE(q.ready(t0 + 1h));
 }
+
+TEST(batch_queue, batches_take_peers_in_turn) {
+  // Batches of 4 rows; peer 1 floods with 100 one-row requests, then peer 2
+  // sends one.
+  batch_queue q{1, 4, 10ms};
+  auto t0 = clock_type::now();
+  for (uint64_t i = 1; i <= 100; ++i)
+    ASSERT_TRUE(q.push(i, 1, t0, 1));
+  ASSERT_TRUE(q.push(1000, 1, t0 + 1ms, 2));
+  EXPECT_EQ(*q.oldest(), t0);
+  // The honest request is in the first batch, not the 26th.
+  EXPECT_EQ(ids(q.take_batch()), (std::vector<uint64_t>{1, 1000, 2, 3}));
+  EXPECT_EQ(ids(q.take_batch()), (std::vector<uint64_t>{4, 5, 6, 7}));
+  EXPECT_EQ(q.size(), 93u);
+  EXPECT_EQ(q.pending_rows(), 93u);
+}
+
+TEST(batch_queue, a_peers_request_that_does_not_fit_comes_first_next) {
+  batch_queue q{1, 4, 10ms};
+  auto t0 = clock_type::now();
+  ASSERT_TRUE(q.push(1, 3, t0, 1));
+  ASSERT_TRUE(q.push(2, 3, t0, 2));
+  ASSERT_TRUE(q.push(3, 1, t0, 1));
+  EXPECT_EQ(ids(q.take_batch()), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(ids(q.take_batch()), (std::vector<uint64_t>{2, 3}));
+}
+
+TEST(batch_queue, oldest_is_over_all_peers) {
+  batch_queue q{8, 16, 10ms};
+  auto t0 = clock_type::now();
+  ASSERT_TRUE(q.push(1, 1, t0 + 2ms, 1));
+  ASSERT_TRUE(q.push(2, 1, t0 + 3ms, 2));
+  (void)q.take_batch(); // takes both
+  ASSERT_TRUE(q.push(3, 1, t0 + 5ms, 1));
+  ASSERT_TRUE(q.push(4, 1, t0 + 6ms, 2));
+  ASSERT_TRUE(q.push(5, 1, t0 + 7ms, 1));
+  EXPECT_EQ(*q.oldest(), t0 + 5ms);
+  EXPECT_EQ(*q.deadline(), t0 + 15ms);
+  auto all = q.take_all();
+  EXPECT_EQ(ids(all), (std::vector<uint64_t>{3, 4, 5}));
+}

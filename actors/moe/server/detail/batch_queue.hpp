@@ -1,9 +1,10 @@
 #pragma once
 
+#include "actors/moe/server/detail/fair_queue.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -15,9 +16,12 @@ namespace colony::moe {
 ///
 /// A batch is ready when the pending rows reach `min_batch_size` (capped at
 /// `max_batch_size`) or when the oldest request has waited `timeout`. A batch
-/// takes the oldest requests in order, as many as fit in `max_batch_size`
-/// rows; a request is never split, and one that does not fit waits for the
-/// next batch (no younger request overtakes it).
+/// takes requests round-robin over the peers that sent them (one FIFO per
+/// peer, fair_queue.hpp), as many as fit in `max_batch_size` rows: a peer
+/// with a thousand requests queued does not keep another's one request out
+/// of the next batch. A request is never split, and one that does not fit
+/// waits for the next batch, where it comes first. With one peer, a batch
+/// is the oldest requests in order.
 class batch_queue {
  public:
   /// The clock of enqueue times and deadlines.
@@ -28,6 +32,7 @@ class batch_queue {
     uint64_t id = 0;            ///< the owner's handle of the request
     size_t rows = 0;            ///< its leading (batch) dimension
     clock::time_point enqueued; ///< when it was pushed
+    uint64_t peer = 0;          ///< who sent it (its FIFO)
   };
 
   /// A queue forming batches of `min_batch_size`..`max_batch_size` rows, or
@@ -41,9 +46,11 @@ class batch_queue {
     return rows >= 1 && rows <= max_batch_size_;
   }
 
-  /// Appends a request enqueued at `now`; enqueue times must not decrease.
-  /// Returns false (and keeps nothing) if `accepts(rows)` is false.
-  [[nodiscard]] bool push(uint64_t id, size_t rows, clock::time_point now);
+  /// Appends a request of `peer` enqueued at `now`; enqueue times must not
+  /// decrease. Returns false (and keeps nothing) if `accepts(rows)` is
+  /// false.
+  [[nodiscard]] bool push(uint64_t id, size_t rows, clock::time_point now,
+                          uint64_t peer = 0);
 
   /// True if no request is pending.
   [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
@@ -65,8 +72,9 @@ class batch_queue {
   /// request waited long enough. False if empty.
   [[nodiscard]] bool ready(clock::time_point now) const noexcept;
 
-  /// Removes and returns the next batch: the oldest requests in order, as
-  /// many as fit in `max_batch_size` rows (at least one; none if empty).
+  /// Removes and returns the next batch: requests round-robin over peers,
+  /// each peer's oldest first, as many as fit in `max_batch_size` rows (at
+  /// least one; none if empty).
   /// Ignores readiness: the caller decides when.
   [[nodiscard]] std::vector<entry> take_batch();
 
@@ -85,7 +93,7 @@ class batch_queue {
   size_t min_batch_size_;
   size_t max_batch_size_;
   clock::duration timeout_;
-  std::deque<entry> entries_;
+  fair_queue<entry> entries_;
   size_t rows_ = 0;
 };
 
