@@ -272,18 +272,24 @@ key_spec count_key(Access access, int64_t min = 0, int64_t max = 4096) {
           }};
 }
 
+/// The value of a TOML number, integer or floating point.
+std::optional<double> number_of(const toml::node& value) {
+  if (const auto* f = value.as_floating_point())
+    return f->get();
+  if (const auto* i = value.as_integer())
+    return static_cast<double>(i->get());
+  return std::nullopt;
+}
+
 /// Durations are written in seconds, integer or fractional, and kept in
 /// milliseconds.
 template <class Access>
 key_spec seconds_key(Access access, bool zero_allowed = false) {
   return {value_kind::seconds, [=](node_config& cfg, const key_use& use) {
-            double seconds = 0;
-            if (const auto* f = use.value.as_floating_point())
-              seconds = f->get();
-            else if (const auto* i = use.value.as_integer())
-              seconds = static_cast<double>(i->get());
-            else
+            auto seconds_read = number_of(use.value);
+            if (!seconds_read)
               return use.fail_type(value_kind::seconds);
+            double seconds = *seconds_read;
             seconds_bounds bounds;
             bounds.zero_allowed = zero_allowed;
             auto duration = check_seconds(seconds, bounds);
@@ -358,13 +364,10 @@ template <class Access>
 key_spec number_key(Access access,
                     double max = std::numeric_limits<double>::infinity()) {
   return {value_kind::number, [=](node_config& cfg, const key_use& use) {
-            double x = 0;
-            if (const auto* f = use.value.as_floating_point())
-              x = f->get();
-            else if (const auto* i = use.value.as_integer())
-              x = static_cast<double>(i->get());
-            else
+            auto read = number_of(use.value);
+            if (!read)
               return use.fail_type(value_kind::number);
+            double x = *read;
             auto number = check_number(x, max);
             if (!number)
               return use.fail(reason_of(number.error()));
@@ -376,13 +379,10 @@ key_spec number_key(Access access,
 template <class Access>
 key_spec share_key(Access access) {
   return {value_kind::number, [=](node_config& cfg, const key_use& use) {
-            double x = 0;
-            if (const auto* f = use.value.as_floating_point())
-              x = f->get();
-            else if (const auto* i = use.value.as_integer())
-              x = static_cast<double>(i->get());
-            else
+            auto read = number_of(use.value);
+            if (!read)
               return use.fail_type(value_kind::number);
+            double x = *read;
             if (!(x > 0 && x <= 1))
               return use.fail("must be a fraction in (0, 1], got " +
                               number_text(x));

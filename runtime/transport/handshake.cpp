@@ -30,9 +30,19 @@ handshake::handshake(const identity& me, handshake_settings settings,
   my_ciphers_ = cipher_chacha | (cpu_has_fast_aes_gcm() ? cipher_aes : 0);
 }
 
+namespace {
+
+handshake_settings settings_of(std::string swarm_id) {
+  handshake_settings settings;
+  settings.swarm_id = std::move(swarm_id);
+  return settings;
+}
+
+} // namespace
+
 handshake::handshake(const identity& me, std::string swarm_id,
                      uint16_t listen_port, std::optional<peer_id> expected)
-    : handshake(me, handshake_settings{std::move(swarm_id)}, listen_port,
+    : handshake(me, settings_of(std::move(swarm_id)), listen_port,
                 std::move(expected)) {
   // nop
 }
