@@ -184,6 +184,10 @@ struct performer {
     store_declaration(self, a.key, true, a.expiration);
   }
   void operator()(const withdraw_from_dht& a) const {
+    // A declaration past its expiration is gone everywhere; the DHT would
+    // refuse the withdrawal as expired.
+    if (a.expiration <= dht::dht_time())
+      return;
     store_declaration(self, a.key, false, a.expiration);
   }
   void operator()(const find_candidates& a) const { lookup(self, a.key); }
