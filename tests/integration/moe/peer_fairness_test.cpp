@@ -8,7 +8,7 @@
 #include "tests/integration/test_nodes.hpp"
 #include "tests/support/wait_until.hpp"
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 using namespace colony;
 using namespace colony::apps;
@@ -83,7 +83,7 @@ TEST(peer_fairness, a_flooding_peer_is_refused_while_an_honest_one_is_served) {
   auto honest = start_node(ccfg); // its own identity: another peer
   ASSERT_TRUE(flooder && honest);
 
-  auto body = encode_tensors({torch::randn({1, 8})}, compression_type::none);
+  auto body = encode_tensors({at::randn({1, 8})}, compression_type::none);
   ASSERT_TRUE(body) << describe(body.error());
   auto service = moe::expert_service("slow.0", "forward");
   std::optional<burst_outcome> flood;
@@ -94,10 +94,10 @@ TEST(peer_fairness, a_flooding_peer_is_refused_while_an_honest_one_is_served) {
   // call is served (slowly: behind the flooder's admitted calls).
   moe::expert_client client{honest->system(), honest->transport()};
   for (int i = 0; i < 3; ++i) {
-    auto x = torch::randn({2, 8});
+    auto x = at::randn({2, 8});
     auto out = client.forward(server->address(), "slow.0", {x}, 20s);
     ASSERT_TRUE(out) << "call " << i << ": " << describe(out.error());
-    EXPECT_TRUE(torch::equal((*out)[0], x));
+    EXPECT_TRUE(at::equal((*out)[0], x));
   }
   flooding.join();
   ASSERT_TRUE(flood);
@@ -131,7 +131,7 @@ TEST(peer_fairness, request_bytes_in_progress_are_bounded_per_peer) {
   // 8 rows of 1024 floats: 32 KiB and a header per call, so at most one
   // call of a burst is in progress at once; the others are refused or wait
   // in the socket while the server pauses reading.
-  auto body = encode_tensors({torch::randn({8, 1024})}, compression_type::none);
+  auto body = encode_tensors({at::randn({8, 1024})}, compression_type::none);
   ASSERT_TRUE(body);
   auto out = burst(*peer, server->address(),
                    moe::expert_service("slow.0", "forward"), *body, 6, 20s);
@@ -144,7 +144,7 @@ TEST(peer_fairness, request_bytes_in_progress_are_bounded_per_peer) {
       std::string::npos)
       << out.first_busy_reason;
   // A body larger than the whole bound is refused at once, never served.
-  auto big = encode_tensors({torch::randn({32, 1024})}, compression_type::none);
+  auto big = encode_tensors({at::randn({32, 1024})}, compression_type::none);
   ASSERT_TRUE(big);
   auto refused = burst(*peer, server->address(),
                        moe::expert_service("slow.0", "forward"), *big, 1, 5s);
