@@ -81,14 +81,7 @@ class json_checker {
   }
 
   bool object(int depth) {
-    ++pos_; // '{'
-    skip_ws();
-    if (peek() == '}') {
-      ++pos_;
-      return true;
-    }
-    for (;;) {
-      skip_ws();
+    return elements('}', [&] {
       if (peek() != '"')
         return fail("expected a member name");
       if (!string())
@@ -98,42 +91,38 @@ class json_checker {
         return fail("expected ':'");
       ++pos_;
       skip_ws();
-      if (!value(depth + 1))
-        return false;
-      skip_ws();
-      if (peek() == ',') {
-        ++pos_;
-        continue;
-      }
-      if (peek() == '}') {
-        ++pos_;
-        return true;
-      }
-      return fail("expected ',' or '}'");
-    }
+      return value(depth + 1);
+    });
   }
 
   bool array(int depth) {
-    ++pos_; // '['
+    return elements(']', [&] { return value(depth + 1); });
+  }
+
+  /// The elements of an object or array after its opening bracket: none,
+  /// or `element`s separated by commas, then `close`.
+  template <class Element>
+  bool elements(char close, Element element) {
+    ++pos_; // the opening bracket
     skip_ws();
-    if (peek() == ']') {
+    if (peek() == close) {
       ++pos_;
       return true;
     }
     for (;;) {
       skip_ws();
-      if (!value(depth + 1))
+      if (!element())
         return false;
       skip_ws();
       if (peek() == ',') {
         ++pos_;
         continue;
       }
-      if (peek() == ']') {
+      if (peek() == close) {
         ++pos_;
         return true;
       }
-      return fail("expected ',' or ']'");
+      return fail(std::string("expected ',' or '") + close + "'");
     }
   }
 
